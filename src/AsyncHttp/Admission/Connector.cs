@@ -1,0 +1,290 @@
+using AsyncHttp.Internal;
+
+namespace AsyncHttp;
+
+/// <summary>
+/// The admission stage of a session: a slot of <see cref="ClientSessionOptions.Limit"/> and one of the host's
+/// <see cref="ClientSessionOptions.LimitPerHost"/> for each request, held from admission until the response is
+/// released, and a fair wait queue for the requests beyond them.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The freed slot goes to the oldest waiter that can use it: a waiter held back only by its host's limit never
+/// blocks waiters for other hosts, and a new request never overtakes an eligible waiter.
+/// </para>
+/// <para>
+/// With HTTP/1.1 a slot is a connection, since a connection carries one request at a time. With HTTP/2 a slot is a
+/// request in flight: several may share one connection.
+/// </para>
+/// </remarks>
+public sealed partial class Connector
+{
+    // Idle host entries are kept so that an uncontended admission allocates nothing; past this many hosts they are swept.
+    private const int HostSweepThreshold = 1024;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<HostKey, HostState> _hosts = [];
+    private readonly List<HostState> _hostsWithWaiters = [];
+    private readonly string _sessionName;
+    private int _limit;
+    private int _limitPerHost;
+    private int _queueLimit;
+    private int _inUse;
+    private int _waiting;
+    private int _openConnections;
+    private long _sequence;
+    private bool _closed;
+    private TaskCompletionSource? _idle;
+
+    internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit)
+    {
+        _sessionName = sessionName;
+        SetLimits(limit, limitPerHost, queueLimit);
+    }
+
+    /// <summary>A consistent snapshot of the limits, the slots in use, the queue and the open connections.</summary>
+    public ConnectorStats Stats
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var hosts = new List<HostStats>(_hosts.Count);
+                foreach (var host in _hosts.Values)
+                {
+                    if (!host.IsIdle)
+                    {
+                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.WaiterCount, host.OpenConnections));
+                    }
+                }
+
+                return new ConnectorStats(_limit, _limitPerHost, _queueLimit, _inUse, _waiting, _openConnections, hosts);
+            }
+        }
+    }
+
+    /// <summary>Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free.</summary>
+    /// <exception cref="ObjectDisposedException">The session is closed.</exception>
+    /// <exception cref="QueueFullException">The queue holds <see cref="ClientSessionOptions.QueueLimit"/> waiters already.</exception>
+    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken)
+    {
+        Waiter waiter;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                throw new ObjectDisposedException(nameof(ClientSession), $"Session '{_sessionName}' is closed.");
+            }
+
+            var host = GetOrAddHost(key);
+
+            // No barging: while this host has waiters, a new request queues behind them even if a slot looks free.
+            if (host.WaiterCount == 0 && HasCapacity(host))
+            {
+                _inUse++;
+                host.InUse++;
+                return new ValueTask<HostState>(host);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<HostState>(cancellationToken);
+            }
+
+            if (_queueLimit > 0 && _waiting >= _queueLimit)
+            {
+                throw new QueueFullException(_sessionName, _queueLimit);
+            }
+
+            waiter = new Waiter(this, host, ++_sequence) { Queued = true };
+            host.Enqueue(waiter);
+            if (host.WaiterCount == 1)
+            {
+                _hostsWithWaiters.Add(host);
+            }
+
+            _waiting++;
+        }
+
+        // Registered outside the lock: a token cancelled meanwhile runs the callback inline, and it takes the lock.
+        waiter.RegisterCancellation(cancellationToken);
+        return new ValueTask<HostState>(waiter, waiter.Version);
+    }
+
+    /// <summary>Gives back a slot taken by <see cref="AcquireAsync"/> and hands it to the oldest eligible waiter.</summary>
+    internal void Release(HostState host)
+    {
+        lock (_lock)
+        {
+            _inUse--;
+            host.InUse--;
+            Dispatch();
+            if (_inUse == 0 && _idle is not null)
+            {
+                _idle.TrySetResult();
+                _idle = null;
+            }
+        }
+    }
+
+    /// <summary>Changes the limits; raising one admits waiters at once, lowering one lets the requests in flight finish.</summary>
+    internal void SetLimits(int limit, int limitPerHost, int queueLimit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        ArgumentOutOfRangeException.ThrowIfNegative(limitPerHost);
+        ArgumentOutOfRangeException.ThrowIfNegative(queueLimit);
+        lock (_lock)
+        {
+            _limit = limit;
+            _limitPerHost = limitPerHost;
+            _queueLimit = queueLimit;
+            Dispatch();
+        }
+    }
+
+    /// <summary>Stops admitting: new requests throw, queued waiters fail with <see cref="SessionClosedException"/>.</summary>
+    internal void Close()
+    {
+        List<Waiter> failed = [];
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            foreach (var host in _hostsWithWaiters)
+            {
+                while (host.Head is { } waiter)
+                {
+                    host.Remove(waiter);
+                    waiter.Queued = false;
+                    failed.Add(waiter);
+                }
+            }
+
+            _hostsWithWaiters.Clear();
+            _waiting = 0;
+        }
+
+        foreach (var waiter in failed)
+        {
+            waiter.Fail(new SessionClosedException(_sessionName));
+        }
+    }
+
+    /// <summary>Completes when no slot is in use.</summary>
+    internal Task WhenIdleAsync()
+    {
+        lock (_lock)
+        {
+            if (_inUse == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _idle.Task;
+        }
+    }
+
+    /// <summary>Unlinks a waiter that is still queued; false when it was granted or failed already.</summary>
+    internal bool TryRemoveWaiter(Waiter waiter)
+    {
+        lock (_lock)
+        {
+            if (!waiter.Queued)
+            {
+                return false;
+            }
+
+            Unlink(waiter);
+            return true;
+        }
+    }
+
+    internal void ConnectionOpened(HostKey key)
+    {
+        lock (_lock)
+        {
+            GetOrAddHost(key).OpenConnections++;
+            _openConnections++;
+        }
+    }
+
+    internal void ConnectionClosed(HostKey key)
+    {
+        lock (_lock)
+        {
+            GetOrAddHost(key).OpenConnections--;
+            _openConnections--;
+        }
+    }
+
+    private bool HasCapacity(HostState host)
+        => (_limit == 0 || _inUse < _limit) && (_limitPerHost == 0 || host.InUse < _limitPerHost);
+
+    private void Unlink(Waiter waiter)
+    {
+        var host = waiter.Host;
+        host.Remove(waiter);
+        waiter.Queued = false;
+        _waiting--;
+        if (host.WaiterCount == 0)
+        {
+            _hostsWithWaiters.Remove(host);
+        }
+    }
+
+    /// <summary>Hands free slots to the oldest waiters that can use them. Runs under the lock.</summary>
+    private void Dispatch()
+    {
+        while (_hostsWithWaiters.Count > 0 && (_limit == 0 || _inUse < _limit))
+        {
+            // The oldest head among the hosts with a free per-host slot: O(hosts waiting), not O(waiters).
+            HostState? best = null;
+            foreach (var host in _hostsWithWaiters)
+            {
+                if ((_limitPerHost == 0 || host.InUse < _limitPerHost) && (best is null || host.Head!.Sequence < best.Head!.Sequence))
+                {
+                    best = host;
+                }
+            }
+
+            if (best is null)
+            {
+                return;
+            }
+
+            var waiter = best.Head!;
+            Unlink(waiter);
+            _inUse++;
+            best.InUse++;
+            waiter.Grant();
+        }
+    }
+
+    private HostState GetOrAddHost(HostKey key)
+    {
+        if (_hosts.TryGetValue(key, out var host))
+        {
+            return host;
+        }
+
+        if (_hosts.Count >= HostSweepThreshold)
+        {
+            foreach (var (idleKey, idle) in _hosts)
+            {
+                if (idle.IsIdle)
+                {
+                    _hosts.Remove(idleKey);
+                }
+            }
+        }
+
+        host = new HostState(key);
+        _hosts.Add(key, host);
+        return host;
+    }
+}

@@ -1,0 +1,18 @@
+namespace AsyncHttp;
+
+/// <summary>A snapshot of a connector, taken under its lock so the numbers agree with each other.</summary>
+/// <param name="Limit">The total limit; 0 means none.</param>
+/// <param name="LimitPerHost">The per-host limit; 0 means none.</param>
+/// <param name="QueueLimit">The queue limit; 0 means unbounded.</param>
+/// <param name="InUse">Slots held by requests, from admission until release.</param>
+/// <param name="Waiting">Requests waiting in the queue.</param>
+/// <param name="OpenConnections">TCP connections open in the transport, idle or busy.</param>
+/// <param name="Hosts">The same numbers for each host that has a slot in use, a waiter or an open connection.</param>
+public sealed record ConnectorStats(
+    int Limit,
+    int LimitPerHost,
+    int QueueLimit,
+    int InUse,
+    int Waiting,
+    int OpenConnections,
+    IReadOnlyList<HostStats> Hosts);

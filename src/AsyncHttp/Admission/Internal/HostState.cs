@@ -1,0 +1,64 @@
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// The slots and the waiters of one host. Every field is guarded by the connector's lock. The object doubles as the
+/// lease a request holds: releasing a slot names the host it was taken from.
+/// </summary>
+internal sealed class HostState(HostKey key)
+{
+    public HostKey Key { get; } = key;
+
+    public int InUse;
+
+    public int OpenConnections;
+
+    public int WaiterCount;
+
+    public Waiter? Head;
+
+    public Waiter? Tail;
+
+    public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0;
+
+    public void Enqueue(Waiter waiter)
+    {
+        waiter.Prev = Tail;
+        waiter.Next = null;
+        if (Tail is null)
+        {
+            Head = waiter;
+        }
+        else
+        {
+            Tail.Next = waiter;
+        }
+
+        Tail = waiter;
+        WaiterCount++;
+    }
+
+    public void Remove(Waiter waiter)
+    {
+        if (waiter.Prev is null)
+        {
+            Head = waiter.Next;
+        }
+        else
+        {
+            waiter.Prev.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            Tail = waiter.Prev;
+        }
+        else
+        {
+            waiter.Next.Prev = waiter.Prev;
+        }
+
+        waiter.Prev = null;
+        waiter.Next = null;
+        WaiterCount--;
+    }
+}

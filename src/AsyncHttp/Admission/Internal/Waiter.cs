@@ -1,0 +1,71 @@
+using System.Threading.Tasks.Sources;
+
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// One request waiting in the connector's queue: a node of its host's queue and the value-task source its caller
+/// awaits. One allocation per queued request and none for a request admitted at once.
+/// </summary>
+internal sealed class Waiter : IValueTaskSource<HostState>
+{
+    private readonly Connector _connector;
+    private ManualResetValueTaskSourceCore<HostState> _core;
+    private CancellationTokenRegistration _registration;
+
+    public Waiter(Connector connector, HostState host, long sequence)
+    {
+        _connector = connector;
+        Host = host;
+        Sequence = sequence;
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    public HostState Host { get; }
+
+    /// <summary>Arrival order across all hosts: the freed slot goes to the lowest eligible sequence.</summary>
+    public long Sequence { get; }
+
+    /// <summary>True while the waiter is linked in its host's queue (guarded by the connector's lock).</summary>
+    public bool Queued;
+
+    public Waiter? Next;
+
+    public Waiter? Prev;
+
+    public short Version => _core.Version;
+
+    public void RegisterCancellation(CancellationToken cancellationToken)
+    {
+        if (cancellationToken.CanBeCanceled)
+        {
+            _registration = cancellationToken.UnsafeRegister(
+                static (state, token) => ((Waiter)state!).OnCanceled(token), this);
+        }
+    }
+
+    /// <summary>Completes the wait with a slot. Called under the connector's lock, once the waiter is unlinked.</summary>
+    public void Grant() => _core.SetResult(Host);
+
+    /// <summary>Fails the wait. Called once the waiter is unlinked.</summary>
+    public void Fail(Exception exception) => _core.SetException(exception);
+
+    private void OnCanceled(CancellationToken token)
+    {
+        // Only a waiter still in the queue is removed; one already granted keeps its slot and its owner releases it.
+        if (_connector.TryRemoveWaiter(this))
+        {
+            Fail(new OperationCanceledException(token));
+        }
+    }
+
+    public HostState GetResult(short token)
+    {
+        _registration.Dispose();
+        return _core.GetResult(token);
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,13 @@
+namespace AsyncHttp;
+
+/// <summary>The server closed or reset the connection before the response was complete.</summary>
+public class ServerDisconnectedException : ClientException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What went wrong.</param>
+    /// <param name="innerException">The transport's error.</param>
+    public ServerDisconnectedException(string message, Exception? innerException = null)
+        : base(message, innerException, HttpRequestError.ResponseEnded)
+    {
+    }
+}

@@ -1,0 +1,393 @@
+using AsyncHttp.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AsyncHttp;
+
+/// <summary>
+/// A long-lived HTTP client in aiohttp's model: one connector (a connection limit, a per-host limit and a fair wait
+/// queue), default headers, a base address and timeouts, shared by every request made through it. Create one per
+/// purpose, reuse it for the life of the application, and dispose it (<c>await using</c>) at the end.
+/// </summary>
+/// <remarks>
+/// The data path of a request: this session (URL, headers, timeouts) → middlewares → admission (the
+/// <see cref="Connector"/>) → transport (<see cref="SocketsHttpHandler"/>) → <see cref="ClientResponse"/>, which holds
+/// its slot until its body is read or it is disposed.
+/// </remarks>
+public sealed partial class ClientSession : IAsyncDisposable, IDisposable
+{
+    /// <summary>The name of a session created without one.</summary>
+    public const string DefaultName = "default";
+
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly List<HttpMessageInvoker> _retired = [];
+    private Pipeline _pipeline;
+    private RequestContext? _live;
+    private Task? _closing;
+    private volatile bool _closed;
+
+    /// <summary>Creates a session named <see cref="DefaultName"/>.</summary>
+    /// <param name="options">The settings; the session takes a copy. <see langword="null"/> takes the defaults.</param>
+    public ClientSession(ClientSessionOptions? options = null)
+        : this(DefaultName, options)
+    {
+    }
+
+    /// <summary>Creates a named session.</summary>
+    /// <param name="name">The name, shown in logs, metrics and errors.</param>
+    /// <param name="options">The settings; the session takes a copy. <see langword="null"/> takes the defaults.</param>
+    /// <param name="timeProvider">The clock for timeouts and the DNS cache; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="loggerFactory">Where the session logs (category <c>AsyncHttp.ClientSession.{name}</c>); nowhere when null.</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one.</exception>
+    public ClientSession(string name, ClientSessionOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Name = name;
+        var snapshot = Checked(options ?? new ClientSessionOptions(), name);
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
+        Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+        _pipeline = BuildPipeline(snapshot);
+    }
+
+    /// <summary>The session's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The connector: limits, queue and statistics.</summary>
+    public Connector Connector { get; }
+
+    /// <summary>True once <see cref="CloseAsync"/> or dispose has begun.</summary>
+    public bool IsClosed => _closed;
+
+    /// <summary>The base address relative URLs are resolved against.</summary>
+    public Uri? BaseAddress => Volatile.Read(ref _pipeline).Options.BaseAddress;
+
+    internal long MaxResponseContentBufferSize => Volatile.Read(ref _pipeline).Options.MaxResponseContentBufferSize;
+
+    /// <summary>Sends a GET request and returns once the response headers are in; the body is read later.</summary>
+    /// <param name="url">An absolute URL, or one relative to <see cref="ClientSessionOptions.BaseAddress"/>.</param>
+    /// <param name="options">Per-request headers, timeouts and status handling.</param>
+    /// <param name="cancellationToken">Cancels the request; gives <see cref="OperationCanceledException"/>.</param>
+    public Task<ClientResponse> GetAsync(string url, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Get, url, null, options, cancellationToken);
+
+    /// <inheritdoc cref="GetAsync(string, RequestOptions?, CancellationToken)"/>
+    public Task<ClientResponse> GetAsync(Uri url, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Get, url, null, options, cancellationToken);
+
+    /// <summary>Sends a POST request and returns once the response headers are in.</summary>
+    /// <param name="url">An absolute URL, or one relative to <see cref="ClientSessionOptions.BaseAddress"/>.</param>
+    /// <param name="content">The request body.</param>
+    /// <param name="options">Per-request headers, timeouts and status handling.</param>
+    /// <param name="cancellationToken">Cancels the request; gives <see cref="OperationCanceledException"/>.</param>
+    public Task<ClientResponse> PostAsync(string url, HttpContent? content, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Post, url, content, options, cancellationToken);
+
+    /// <summary>Sends a PUT request and returns once the response headers are in.</summary>
+    /// <inheritdoc cref="PostAsync(string, HttpContent?, RequestOptions?, CancellationToken)"/>
+    public Task<ClientResponse> PutAsync(string url, HttpContent? content, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Put, url, content, options, cancellationToken);
+
+    /// <summary>Sends a PATCH request and returns once the response headers are in.</summary>
+    /// <inheritdoc cref="PostAsync(string, HttpContent?, RequestOptions?, CancellationToken)"/>
+    public Task<ClientResponse> PatchAsync(string url, HttpContent? content, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Patch, url, content, options, cancellationToken);
+
+    /// <summary>Sends a DELETE request and returns once the response headers are in.</summary>
+    /// <inheritdoc cref="GetAsync(string, RequestOptions?, CancellationToken)"/>
+    public Task<ClientResponse> DeleteAsync(string url, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Delete, url, null, options, cancellationToken);
+
+    /// <summary>Sends a HEAD request and returns the response headers.</summary>
+    /// <inheritdoc cref="GetAsync(string, RequestOptions?, CancellationToken)"/>
+    public Task<ClientResponse> HeadAsync(string url, RequestOptions? options = null, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Head, url, null, options, cancellationToken);
+
+    /// <summary>Sends a request with any method and returns once the response headers are in.</summary>
+    /// <param name="method">The method.</param>
+    /// <param name="url">An absolute URL, or one relative to <see cref="ClientSessionOptions.BaseAddress"/>.</param>
+    /// <param name="content">The request body, if any.</param>
+    /// <param name="options">Per-request headers, timeouts and status handling.</param>
+    /// <param name="cancellationToken">Cancels the request; gives <see cref="OperationCanceledException"/>.</param>
+    public Task<ClientResponse> SendAsync(HttpMethod method, string url, HttpContent? content = null, RequestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        return SendAsync(method, UrlResolution.Parse(url), content, options, cancellationToken);
+    }
+
+    /// <inheritdoc cref="SendAsync(HttpMethod, string, HttpContent?, RequestOptions?, CancellationToken)"/>
+    public Task<ClientResponse> SendAsync(HttpMethod method, Uri url, HttpContent? content = null, RequestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(url);
+        return SendAsync(new HttpRequestMessage(method, url) { Content = content }, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a prepared request through the session (its URL may be relative to the base address) and returns once
+    /// the response headers are in. The session owns the message from here on.
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="options">Per-request headers, timeouts and status handling.</param>
+    /// <param name="cancellationToken">Cancels the request; gives <see cref="OperationCanceledException"/>.</param>
+    public Task<ClientResponse> SendAsync(HttpRequestMessage request, RequestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_closed, this);
+        var pipeline = Volatile.Read(ref _pipeline);
+        request.RequestUri = UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress);
+        ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
+        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken);
+        request.Options.Set(RequestContext.OptionsKey, context);
+        return SendCoreAsync(request, pipeline, context, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
+    }
+
+    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestContext context, bool raiseForStatus)
+    {
+        Track(context);
+        context.Start();
+        HttpResponseMessage response;
+        try
+        {
+            response = await pipeline.Invoker.SendAsync(request, context.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            context.Complete();
+            var error = context.Translate(ex);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                var url = UrlRedaction.Redact(request.RequestUri);
+                var errorType = error.GetType().Name;
+                Log.RequestFailed(_logger, request.Method, url, errorType, error);
+            }
+
+            throw error;
+        }
+
+        context.HeadersReceived();
+        var result = new ClientResponse(request, response, context);
+        if (_closed)
+        {
+            // The session closed while the headers were on their way: it could not abort this response.
+            result.Dispose();
+            throw new SessionClosedException(Name);
+        }
+
+        if (raiseForStatus && result.Status >= 400)
+        {
+            var error = result.CreateStatusException();
+            result.Dispose();
+            throw error;
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Closes the session gracefully: stops admitting (new requests throw <see cref="ObjectDisposedException"/>, queued
+    /// ones fail with <see cref="SessionClosedException"/>), lets the requests in flight finish until
+    /// <paramref name="cancellationToken"/> is cancelled, then aborts what is left and closes every connection.
+    /// </summary>
+    /// <param name="cancellationToken">Ends the grace period for requests in flight.</param>
+    public Task CloseAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_closing is null)
+            {
+                _closed = true;
+                _closing = CloseCoreAsync(cancellationToken);
+            }
+
+            return _closing;
+        }
+    }
+
+    private async Task CloseCoreAsync(CancellationToken cancellationToken)
+    {
+        Connector.Close();
+        if (!cancellationToken.IsCancellationRequested)
+        {
+            var idle = Connector.WhenIdleAsync();
+            try
+            {
+                await idle.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The grace period is over: what is still in flight is aborted below.
+            }
+        }
+
+        AbortLive();
+        foreach (var invoker in TakeInvokers())
+        {
+            invoker.Dispose();
+        }
+
+        Log.Closed(_logger, Name);
+    }
+
+    /// <summary>Closes the session at once: queued requests fail, requests in flight are aborted, connections close.</summary>
+    public async ValueTask DisposeAsync()
+        => await CloseAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose()
+        => CloseAsync(new CancellationToken(canceled: true)).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Applies new settings to the requests that start from now on; requests in flight keep the settings they began
+    /// with. A change of transport settings (keep-alive, TLS, limits) starts a new connection pool; the old one is
+    /// closed with the session.
+    /// </summary>
+    internal void Reconfigure(ClientSessionOptions options)
+    {
+        var snapshot = Checked(options, Name);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            var current = _pipeline;
+            Connector.SetLimits(snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+            if (snapshot.TransportDiffers(current.Options))
+            {
+                _retired.Add(current.Invoker);
+                Volatile.Write(ref _pipeline, BuildPipeline(snapshot));
+            }
+            else
+            {
+                Volatile.Write(ref _pipeline, current with { Options = snapshot });
+            }
+        }
+    }
+
+    internal void OnResponseLeaked(HttpMethod method, Uri url)
+        => Log.ResponseLeaked(_logger, method, UrlRedaction.Redact(url));
+
+    internal void Untrack(RequestContext context)
+    {
+        lock (_gate)
+        {
+            if (context.Prev is null && _live != context)
+            {
+                return;
+            }
+
+            if (context.Prev is null)
+            {
+                _live = context.Next;
+            }
+            else
+            {
+                context.Prev.Next = context.Next;
+            }
+
+            if (context.Next is not null)
+            {
+                context.Next.Prev = context.Prev;
+            }
+
+            context.Next = context.Prev = null;
+        }
+    }
+
+    private void Track(RequestContext context)
+    {
+        lock (_gate)
+        {
+            context.Next = _live;
+            if (_live is not null)
+            {
+                _live.Prev = context;
+            }
+
+            _live = context;
+        }
+    }
+
+    private void AbortLive()
+    {
+        List<RequestContext> live = [];
+        lock (_gate)
+        {
+            for (var c = _live; c is not null; c = c.Next)
+            {
+                live.Add(c);
+            }
+        }
+
+        foreach (var context in live)
+        {
+            context.Abort();
+        }
+    }
+
+    private List<HttpMessageInvoker> TakeInvokers()
+    {
+        lock (_gate)
+        {
+            List<HttpMessageInvoker> all = [.. _retired, _pipeline.Invoker];
+            _retired.Clear();
+            return all;
+        }
+    }
+
+    private Pipeline BuildPipeline(ClientSessionOptions options)
+    {
+        var transport = Transport.Create(options, Connector, _time);
+        HttpMessageHandler handler = new AdmissionHandler(Connector, transport);
+        return new Pipeline(options, new HttpMessageInvoker(handler, disposeHandler: true));
+    }
+
+    private static ClientSessionOptions Checked(ClientSessionOptions options, string name)
+    {
+        var snapshot = options.Clone();
+        var errors = snapshot.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"Invalid options for session '{name}': {string.Join(" ", errors)}", nameof(options));
+        }
+
+        return snapshot;
+    }
+
+    private static void ApplyHeaders(HttpRequestMessage request, IDictionary<string, string> defaults, IDictionary<string, string>? perRequest)
+    {
+        if (perRequest is not null)
+        {
+            foreach (var (name, value) in perRequest)
+            {
+                if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value))
+                {
+                    throw new ArgumentException($"Header '{name}' has an invalid name, or a value with CR, LF or NUL.", nameof(perRequest));
+                }
+
+                Set(request, name, value);
+            }
+        }
+
+        // Defaults come last and only where the request has no header of that name: a per-request header replaces them.
+        foreach (var (name, value) in defaults)
+        {
+            if (!request.Headers.NonValidated.Contains(name) && request.Content?.Headers.NonValidated.Contains(name) != true)
+            {
+                Set(request, name, value);
+            }
+        }
+
+        static void Set(HttpRequestMessage request, string name, string value)
+        {
+            request.Headers.Remove(name);
+            if (!request.Headers.TryAddWithoutValidation(name, value) && request.Content is { } content)
+            {
+                content.Headers.Remove(name);
+                content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+    }
+
+    private sealed record Pipeline(ClientSessionOptions Options, HttpMessageInvoker Invoker);
+}

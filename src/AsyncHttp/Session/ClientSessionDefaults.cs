@@ -1,0 +1,17 @@
+namespace AsyncHttp.Internal;
+
+/// <summary>The defaults of every setting, in one place; the XML docs of the options state them.</summary>
+internal static class ClientSessionDefaults
+{
+    public const int Limit = 100;
+    public const int LimitPerHost = 0;
+    public const int QueueLimit = 0;
+    public const int MaxRedirects = 10;
+    public const int MaxResponseHeadersLength = 64; // KiB, as SocketsHttpHandler counts it
+    public const long MaxResponseContentBufferSize = 16L * 1024 * 1024;
+
+    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(15);
+    public static readonly TimeSpan DnsCacheTtl = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan TotalTimeout = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan SockConnectTimeout = TimeSpan.FromSeconds(30);
+}

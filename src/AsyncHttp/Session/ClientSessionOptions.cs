@@ -1,0 +1,201 @@
+using System.Net.Security;
+using AsyncHttp.Internal;
+
+namespace AsyncHttp;
+
+/// <summary>
+/// The settings of a <see cref="ClientSession"/>, flat so that <c>o =&gt; o.Limit = 0</c> works and so that they bind
+/// from configuration. A session takes a copy when it is created; later changes to this object do not affect it.
+/// </summary>
+public sealed class ClientSessionOptions
+{
+    /// <summary>The most requests in flight at once across all hosts; 0 means no limit.</summary>
+    /// <value>100.</value>
+    public int Limit { get; set; } = ClientSessionDefaults.Limit;
+
+    /// <summary>The most requests in flight at once to one host (scheme, host and port); 0 means no limit.</summary>
+    /// <value>0 (none).</value>
+    public int LimitPerHost { get; set; } = ClientSessionDefaults.LimitPerHost;
+
+    /// <summary>
+    /// The most requests that may wait in the queue; a request beyond it fails at once with
+    /// <see cref="QueueFullException"/>. 0 means unbounded.
+    /// </summary>
+    /// <value>0 (unbounded).</value>
+    public int QueueLimit { get; set; } = ClientSessionDefaults.QueueLimit;
+
+    /// <summary>
+    /// The absolute http or https URL that relative request URLs are resolved against (RFC 3986). When it has a path,
+    /// the path must end in <c>/</c>, so that <c>"items"</c> joins as <c>/api/items</c> and not <c>/items</c>.
+    /// </summary>
+    /// <value>None: request URLs must be absolute.</value>
+    public Uri? BaseAddress { get; set; }
+
+    /// <summary>Headers sent with every request; a per-request header of the same name replaces one of these.</summary>
+    /// <value>Empty.</value>
+    public IDictionary<string, string> Headers { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The timeouts of each request, unless the request gives its own.</summary>
+    /// <value><see cref="ClientTimeout.Total"/> 5 minutes and <see cref="ClientTimeout.SockConnect"/> 30 seconds.</value>
+    public ClientTimeout Timeout { get; set; } = new();
+
+    /// <summary>How long an idle connection is kept for reuse.</summary>
+    /// <value>15 seconds.</value>
+    public TimeSpan KeepAliveTimeout { get; set; } = ClientSessionDefaults.KeepAliveTimeout;
+
+    /// <summary>Close each connection after its response instead of keeping it for reuse.</summary>
+    /// <value><see langword="false"/>.</value>
+    public bool ForceClose { get; set; }
+
+    /// <summary>How long a resolved host name is reused for new connections; zero turns the cache off.</summary>
+    /// <value>10 seconds.</value>
+    public TimeSpan DnsCacheTtl { get; set; } = ClientSessionDefaults.DnsCacheTtl;
+
+    /// <summary>Throw <see cref="ResponseStatusException"/> for every response with status 400 or above.</summary>
+    /// <value><see langword="false"/>.</value>
+    public bool RaiseForStatus { get; set; }
+
+    /// <summary>Ask for and decompress gzip, deflate and brotli bodies.</summary>
+    /// <value><see langword="true"/>.</value>
+    public bool AutoDecompress { get; set; } = true;
+
+    /// <summary>The most response header bytes accepted, in KiB (as <see cref="SocketsHttpHandler.MaxResponseHeadersLength"/>).</summary>
+    /// <value>64 KiB.</value>
+    public int MaxResponseHeadersLength { get; set; } = ClientSessionDefaults.MaxResponseHeadersLength;
+
+    /// <summary>
+    /// The most body bytes <see cref="ClientResponse.ReadAsBytesAsync"/> and <see cref="ClientResponse.ReadAsStringAsync"/>
+    /// buffer; a larger body fails with <see cref="ClientPayloadException"/>. Streaming readers are not limited.
+    /// </summary>
+    /// <value>16 MiB.</value>
+    public long MaxResponseContentBufferSize { get; set; } = ClientSessionDefaults.MaxResponseContentBufferSize;
+
+    /// <summary>
+    /// Accept any server certificate over https. Only for tests against a self-signed server: it turns off the
+    /// protection TLS gives.
+    /// </summary>
+    /// <value><see langword="false"/>: certificates are validated.</value>
+    public bool DangerousAcceptAnyServerCertificate { get; set; }
+
+    /// <summary>A custom server certificate validation, instead of the platform's (code only; not bound from configuration).</summary>
+    /// <value>None: the platform validates.</value>
+    public RemoteCertificateValidationCallback? ServerCertificateValidationCallback { get; set; }
+
+    /// <summary>Returns a deep copy of these options.</summary>
+    public ClientSessionOptions Clone() => new()
+    {
+        Limit = Limit,
+        LimitPerHost = LimitPerHost,
+        QueueLimit = QueueLimit,
+        BaseAddress = BaseAddress,
+        Headers = new Dictionary<string, string>(Headers, StringComparer.OrdinalIgnoreCase),
+        Timeout = Timeout.Clone(),
+        KeepAliveTimeout = KeepAliveTimeout,
+        ForceClose = ForceClose,
+        DnsCacheTtl = DnsCacheTtl,
+        RaiseForStatus = RaiseForStatus,
+        AutoDecompress = AutoDecompress,
+        MaxResponseHeadersLength = MaxResponseHeadersLength,
+        MaxResponseContentBufferSize = MaxResponseContentBufferSize,
+        DangerousAcceptAnyServerCertificate = DangerousAcceptAnyServerCertificate,
+        ServerCertificateValidationCallback = ServerCertificateValidationCallback,
+    };
+
+    /// <summary>
+    /// Checks every setting and returns one message per bad one, each starting with the configuration key it concerns
+    /// (<c>Limit</c>, <c>Timeout:Total</c>, ...). Empty when all are valid.
+    /// </summary>
+    public IReadOnlyList<string> Validate()
+    {
+        List<string> errors = [];
+        if (Limit < 0)
+        {
+            errors.Add($"Limit must be 0 (no limit) or more; it is {Limit}.");
+        }
+
+        if (LimitPerHost < 0)
+        {
+            errors.Add($"LimitPerHost must be 0 (no limit) or more; it is {LimitPerHost}.");
+        }
+
+        if (QueueLimit < 0)
+        {
+            errors.Add($"QueueLimit must be 0 (unbounded) or more; it is {QueueLimit}.");
+        }
+
+        if (BaseAddress is { } baseAddress)
+        {
+            if (!baseAddress.IsAbsoluteUri || (baseAddress.Scheme != Uri.UriSchemeHttp && baseAddress.Scheme != Uri.UriSchemeHttps))
+            {
+                errors.Add($"BaseAddress must be an absolute http or https URL; it is '{baseAddress.OriginalString}'.");
+            }
+            else if (!baseAddress.AbsolutePath.EndsWith('/'))
+            {
+                errors.Add($"BaseAddress must end its path with '/' so relative URLs join below it; it is '{baseAddress.OriginalString}'.");
+            }
+        }
+
+        if (Headers is null)
+        {
+            errors.Add("Headers must not be null.");
+        }
+        else
+        {
+            foreach (var (name, value) in Headers)
+            {
+                if (!HeaderValidation.IsValidName(name))
+                {
+                    errors.Add($"Headers:{name} is not a valid header name.");
+                }
+                else if (!HeaderValidation.IsValidValue(value))
+                {
+                    errors.Add($"Headers:{name} has a value with CR, LF or NUL, which could inject headers.");
+                }
+            }
+        }
+
+        if (Timeout is null)
+        {
+            errors.Add("Timeout must not be null; set its fields to null for no limit.");
+        }
+        else
+        {
+            errors.AddRange(Timeout.Validate("Timeout:"));
+        }
+
+        if (KeepAliveTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"KeepAliveTimeout must not be negative; it is {KeepAliveTimeout}.");
+        }
+
+        if (DnsCacheTtl < TimeSpan.Zero)
+        {
+            errors.Add($"DnsCacheTtl must not be negative; it is {DnsCacheTtl}.");
+        }
+
+        if (MaxResponseHeadersLength <= 0)
+        {
+            errors.Add($"MaxResponseHeadersLength must be positive (KiB); it is {MaxResponseHeadersLength}.");
+        }
+
+        if (MaxResponseContentBufferSize <= 0)
+        {
+            errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>True when a change from <paramref name="other"/> needs a new transport (the handler's own settings).</summary>
+    internal bool TransportDiffers(ClientSessionOptions other)
+        => KeepAliveTimeout != other.KeepAliveTimeout
+        || ForceClose != other.ForceClose
+        || DnsCacheTtl != other.DnsCacheTtl
+        || AutoDecompress != other.AutoDecompress
+        || MaxResponseHeadersLength != other.MaxResponseHeadersLength
+        || DangerousAcceptAnyServerCertificate != other.DangerousAcceptAnyServerCertificate
+        || ServerCertificateValidationCallback != other.ServerCertificateValidationCallback
+        || Limit != other.Limit
+        || LimitPerHost != other.LimitPerHost
+        || Timeout.SockConnect != other.Timeout.SockConnect;
+}

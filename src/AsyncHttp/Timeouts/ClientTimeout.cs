@@ -1,0 +1,52 @@
+using AsyncHttp.Internal;
+
+namespace AsyncHttp;
+
+/// <summary>
+/// The timeouts of a session or of one request. Every field is optional: <see langword="null"/> means no limit.
+/// A per-request <see cref="ClientTimeout"/> replaces the session's as a whole.
+/// </summary>
+public sealed class ClientTimeout
+{
+    /// <summary>
+    /// The whole request: queue wait, connect, send, headers, redirects and reading the body, until the response
+    /// is released. Fails with <see cref="TotalTimeoutException"/>.
+    /// </summary>
+    /// <value>Five minutes.</value>
+    public TimeSpan? Total { get; set; } = ClientSessionDefaults.TotalTimeout;
+
+    /// <summary>
+    /// The wait in the connector's queue plus establishing a new connection (DNS, TCP, TLS).
+    /// Fails with <see cref="ConnectTimeoutException"/>.
+    /// </summary>
+    /// <value>None.</value>
+    public TimeSpan? Connect { get; set; }
+
+    /// <summary>Each TCP and TLS connect attempt. Fails with <see cref="SocketConnectTimeoutException"/>.</summary>
+    /// <value>30 seconds.</value>
+    public TimeSpan? SockConnect { get; set; } = ClientSessionDefaults.SockConnectTimeout;
+
+    /// <summary>
+    /// Each wait for data from the server: from sending the request to the first byte of the response headers,
+    /// and every gap between body chunks. Fails with <see cref="SocketReadTimeoutException"/>.
+    /// </summary>
+    /// <value>None.</value>
+    public TimeSpan? SockRead { get; set; }
+
+    /// <summary>A timeout with no limits at all.</summary>
+    public static ClientTimeout None => new() { Total = null, SockConnect = null };
+
+    /// <summary>Returns a copy of these timeouts.</summary>
+    public ClientTimeout Clone() => new() { Total = Total, Connect = Connect, SockConnect = SockConnect, SockRead = SockRead };
+
+    internal IEnumerable<string> Validate(string prefix)
+    {
+        foreach (var (name, value) in new[] { ("Total", Total), ("Connect", Connect), ("SockConnect", SockConnect), ("SockRead", SockRead) })
+        {
+            if (value is { } v && v <= TimeSpan.Zero)
+            {
+                yield return $"{prefix}{name} must be a positive time span or null (none); it is {v}.";
+            }
+        }
+    }
+}

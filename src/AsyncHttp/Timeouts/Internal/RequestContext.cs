@@ -1,0 +1,368 @@
+using System.Net.Sockets;
+
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// The life of one session request from the call to its release: the cancellation every stage observes, the
+/// deadlines of <see cref="ClientTimeout"/> behind one timer, and the translation of failures into typed errors.
+/// </summary>
+/// <remarks>
+/// One timer serves all deadlines: it is set to the earliest one and, when it fires, finds which expired. A deadline
+/// moved later (a read that completed) is not chased; the timer fires early, finds nothing expired and re-arms.
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "A plain source holds nothing to free; not disposing it makes a late timer fire harmless.")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "As above.")]
+internal sealed class RequestContext
+{
+    public static readonly HttpRequestOptionsKey<RequestContext> OptionsKey = new("AsyncHttp.RequestContext");
+
+    private const int NotFired = 0;
+    private const int CallerFired = 1;
+    private const int AbortFired = CallerFired + 5;
+    private const long Never = long.MaxValue;
+
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _cts = new();
+    private readonly TimeProvider _time;
+    private readonly CancellationToken _callerToken;
+    private CancellationTokenRegistration _callerRegistration;
+    private ITimer? _timer;
+    private long _totalDeadline = Never;
+    private long _connectDeadline = Never;
+    private long _connectBudgetEnd = Never;
+    private long _sockReadDeadline = Never;
+    private long _armedAt = Never;
+    private int _fired;
+    private int _completed;
+
+    public RequestContext(ClientSession session, ClientTimeout timeout, TimeProvider time, CancellationToken callerToken)
+    {
+        Session = session;
+        Timeout = timeout;
+        _time = time;
+        _callerToken = callerToken;
+    }
+
+    public ClientSession Session { get; }
+
+    public ClientTimeout Timeout { get; }
+
+    /// <summary>Cancelled by the caller's token, by a timeout, or when the request is abandoned.</summary>
+    public CancellationToken Token => _cts.Token;
+
+    public long StartTimestamp { get; private set; }
+
+    /// <summary>The timeout that fired, if one did.</summary>
+    public TimeoutKind? FiredTimeout => _fired is > CallerFired and < AbortFired ? (TimeoutKind)(_fired - 2) : null;
+
+    public void Start()
+    {
+        var now = StartTimestamp = _time.GetTimestamp();
+        lock (_gate)
+        {
+            _totalDeadline = After(now, Timeout.Total);
+            _connectDeadline = After(now, Timeout.Connect);
+            Rearm(now);
+        }
+
+        if (_callerToken.CanBeCanceled)
+        {
+            _callerRegistration = _callerToken.UnsafeRegister(static s => ((RequestContext)s!).Fire(CallerFired), this);
+        }
+    }
+
+    /// <summary>A slot was taken: the queue part of <see cref="ClientTimeout.Connect"/> is over; the wait for headers starts.</summary>
+    public void Admitted()
+    {
+        if (Timeout.Connect is null && Timeout.SockRead is null)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        lock (_gate)
+        {
+            // What is left of Connect now bounds a new connection, which the transport's connect callback enforces.
+            _connectBudgetEnd = _connectDeadline;
+            _connectDeadline = Never;
+            _sockReadDeadline = After(now, Timeout.SockRead);
+            Rearm(now);
+        }
+    }
+
+    /// <summary>What remains of <see cref="ClientTimeout.Connect"/> for establishing a connection, if it is set.</summary>
+    public TimeSpan? RemainingConnect
+    {
+        get
+        {
+            var end = Volatile.Read(ref _connectBudgetEnd);
+            return end == Never ? null : _time.GetElapsedTime(_time.GetTimestamp(), end) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>A new connection is being made for this request: connect time is not read time.</summary>
+    public void ConnectStarted() => SetSockRead(null);
+
+    /// <summary>The new connection is up: the wait for the response headers starts now.</summary>
+    public void ConnectEnded() => SetSockRead(Timeout.SockRead);
+
+    public void HeadersReceived() => SetSockRead(null);
+
+    /// <summary>A body read begins: <see cref="ClientTimeout.SockRead"/> bounds the wait for its data.</summary>
+    public void BeginRead() => SetSockRead(Timeout.SockRead);
+
+    public void EndRead()
+    {
+        if (Timeout.SockRead is not null)
+        {
+            Volatile.Write(ref _sockReadDeadline, Never);
+        }
+    }
+
+    /// <summary>The slot of the response handed to the caller; its release ends the request.</summary>
+    public SlotLease? FinalLease { get; set; }
+
+    /// <summary>Intrusive links of the session's list of live requests (guarded by the session).</summary>
+    public RequestContext? Next;
+
+    public RequestContext? Prev;
+
+    /// <summary>The response of the request, once its headers are in; the session disposes it when it closes.</summary>
+    public HttpResponseMessage? Response { get; set; }
+
+    public void OnLeaseReleased(SlotLease lease)
+    {
+        if (ReferenceEquals(lease, FinalLease))
+        {
+            Complete();
+        }
+    }
+
+    /// <summary>Ends the request's timers; idempotent.</summary>
+    public void Complete()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return;
+        }
+
+        _callerRegistration.Unregister();
+        lock (_gate)
+        {
+            _timer?.Dispose();
+            _timer = null;
+        }
+
+        Session.Untrack(this);
+    }
+
+    /// <summary>Aborts the request because its session closes: cancels it and closes its response.</summary>
+    public void Abort()
+    {
+        Fire(AbortFired);
+        try
+        {
+            Response?.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The connection is going away anyway.
+        }
+
+        Complete();
+    }
+
+    /// <summary>Cancels the request as the caller would; used when its response is abandoned.</summary>
+    public void Cancel() => Fire(CallerFired);
+
+    /// <summary>
+    /// Translates a failure of this request into what the caller should see: <see cref="OperationCanceledException"/>
+    /// for its own token, a <see cref="ClientTimeoutException"/> for a timeout, otherwise a <see cref="ClientException"/>.
+    /// </summary>
+    public Exception Translate(Exception exception, bool inBody = false, CancellationToken readToken = default)
+    {
+        if (_fired == CallerFired || _callerToken.IsCancellationRequested || readToken.IsCancellationRequested)
+        {
+            var token = readToken.IsCancellationRequested ? readToken : _callerToken;
+            return exception as OperationCanceledException ?? new OperationCanceledException("The request was cancelled.", exception, token);
+        }
+
+        if (FiredTimeout is { } kind)
+        {
+            return CreateTimeoutException(kind, exception);
+        }
+
+        return (_fired == AbortFired || Session.IsClosed) && exception is not ClientException
+            && exception is not ObjectDisposedException { ObjectName: nameof(ClientSession) }
+            ? new SessionClosedException(Session.Name, exception)
+            : ExceptionTranslation.Translate(exception, inBody);
+    }
+
+    private ClientTimeoutException CreateTimeoutException(TimeoutKind kind, Exception inner) => kind switch
+    {
+        TimeoutKind.Total => new TotalTimeoutException(Timeout.Total!.Value, inner),
+        TimeoutKind.Connect => new ConnectTimeoutException(Timeout.Connect!.Value, inner),
+        TimeoutKind.SockConnect => new SocketConnectTimeoutException(Timeout.SockConnect!.Value, inner),
+        _ => new SocketReadTimeoutException(Timeout.SockRead!.Value, inner),
+    };
+
+    private void SetSockRead(TimeSpan? timeout)
+    {
+        if (Timeout.SockRead is null)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        lock (_gate)
+        {
+            _sockReadDeadline = After(now, timeout);
+            Rearm(now);
+        }
+    }
+
+    private void Fire(int reason)
+    {
+        if (Interlocked.CompareExchange(ref _fired, reason, NotFired) == NotFired)
+        {
+            // The source is never disposed (it has no timer or links), so a late fire is harmless.
+            _cts.Cancel();
+        }
+    }
+
+    private void OnTimer()
+    {
+        TimeoutKind? expired = null;
+        lock (_gate)
+        {
+            if (_completed != 0)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            _armedAt = Never;
+            if (now >= _totalDeadline)
+            {
+                expired = TimeoutKind.Total;
+            }
+            else if (now >= _connectDeadline)
+            {
+                expired = TimeoutKind.Connect;
+            }
+            else if (now >= Volatile.Read(ref _sockReadDeadline))
+            {
+                expired = TimeoutKind.SockRead;
+            }
+            else
+            {
+                Rearm(now);
+            }
+        }
+
+        if (expired is { } kind)
+        {
+            Fire((int)kind + 2);
+        }
+    }
+
+    /// <summary>Points the timer at the earliest deadline. Runs under the gate.</summary>
+    private void Rearm(long now)
+    {
+        if (_completed != 0)
+        {
+            return;
+        }
+
+        var next = Math.Min(_totalDeadline, Math.Min(_connectDeadline, _sockReadDeadline));
+        if (next == _armedAt || (next == Never && _timer is null))
+        {
+            return;
+        }
+
+        // An earlier deadline needs the timer moved; a later one is caught when the timer fires early.
+        if (next > _armedAt && _armedAt != Never)
+        {
+            return;
+        }
+
+        _armedAt = next;
+        var due = next == Never ? System.Threading.Timeout.InfiniteTimeSpan : Max(_time.GetElapsedTime(now, next), TimeSpan.Zero);
+        if (_timer is null)
+        {
+            _timer = _time.CreateTimer(static s => ((RequestContext)s!).OnTimer(), this, due, System.Threading.Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _timer.Change(due, System.Threading.Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private long After(long now, TimeSpan? span)
+    {
+        if (span is not { } value)
+        {
+            return Never;
+        }
+
+        var ticks = value.TotalSeconds * _time.TimestampFrequency;
+        return ticks >= Never - now ? Never : now + (long)ticks;
+    }
+}
+
+/// <summary>Maps transport errors to the library's exception types.</summary>
+internal static class ExceptionTranslation
+{
+    public static Exception Translate(Exception exception, bool inBody)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is ClientException own)
+            {
+                return own;
+            }
+        }
+
+        if (exception is HttpRequestException hre)
+        {
+            return hre.HttpRequestError switch
+            {
+                HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
+                    => new ClientConnectorException(hre.Message, hre, hre.HttpRequestError),
+                HttpRequestError.ResponseEnded => new ServerDisconnectedException("The server closed the connection before sending a complete response.", hre),
+                _ when IsReset(hre) => new ServerDisconnectedException("The server reset the connection.", hre),
+                _ => new ClientException(hre.Message, hre, hre.HttpRequestError, hre.StatusCode),
+            };
+        }
+
+        if (exception is HttpIOException hio)
+        {
+            return hio.HttpRequestError == HttpRequestError.ResponseEnded && inBody
+                ? new ClientPayloadException("The response body ended before its declared length (truncated payload).", hio, HttpRequestError.ResponseEnded)
+                : new ServerDisconnectedException($"The connection failed while reading the response: {hio.Message}", hio);
+        }
+
+        if (exception is IOException io)
+        {
+            return new ServerDisconnectedException(
+                IsReset(io) ? "The server reset the connection." : $"The connection failed while reading the response: {io.Message}", io);
+        }
+
+        return exception;
+    }
+
+    private static bool IsReset(Exception exception)
+    {
+        for (var e = exception.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

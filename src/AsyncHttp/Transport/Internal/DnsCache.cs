@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// Resolved addresses per host name for <see cref="ClientSessionOptions.DnsCacheTtl"/>. Concurrent lookups of one
+/// name share one lookup; a failed lookup is not kept.
+/// </summary>
+internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
+
+    public ValueTask<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(host, out var literal))
+        {
+            return new ValueTask<IPAddress[]>([literal]);
+        }
+
+        if (ttl <= TimeSpan.Zero)
+        {
+            return new ValueTask<IPAddress[]>(Dns.GetHostAddressesAsync(host, cancellationToken));
+        }
+
+        var now = time.GetTimestamp();
+        if (_entries.TryGetValue(host, out var entry) && time.GetElapsedTime(entry.Created, now) < ttl && !entry.Lookup.IsFaulted && !entry.Lookup.IsCanceled)
+        {
+            return new ValueTask<IPAddress[]>(entry.Lookup.WaitAsync(cancellationToken));
+        }
+
+        // The shared lookup is not bound to one caller's token: another caller may still want its answer.
+        var fresh = new Entry(Dns.GetHostAddressesAsync(host, CancellationToken.None), now);
+        var winner = _entries.AddOrUpdate(host, fresh, (_, old) => old == entry ? fresh : old);
+        _ = winner.Lookup.ContinueWith(
+            static (t, s) =>
+            {
+                var (cache, name, e) = ((DnsCache, string, Entry))s!;
+                cache._entries.TryRemove(new KeyValuePair<string, Entry>(name, e));
+            },
+            (this, host, winner),
+            CancellationToken.None,
+            TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return new ValueTask<IPAddress[]>(winner.Lookup.WaitAsync(cancellationToken));
+    }
+
+    private sealed record Entry(Task<IPAddress[]> Lookup, long Created);
+}

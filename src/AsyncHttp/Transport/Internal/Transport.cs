@@ -1,0 +1,113 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the session's options, whose connect
+/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector.
+/// </summary>
+internal static class Transport
+{
+    public static SocketsHttpHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time)
+    {
+        var dns = new DnsCache(options.DnsCacheTtl, time);
+        var sockConnect = options.Timeout.SockConnect;
+        var handler = new SocketsHttpHandler
+        {
+            // Admission already bounds requests; the handler must never queue below it.
+            MaxConnectionsPerServer = options.LimitPerHost > 0 ? options.LimitPerHost : options.Limit > 0 ? options.Limit : int.MaxValue,
+            PooledConnectionIdleTimeout = options.ForceClose ? TimeSpan.Zero : options.KeepAliveTimeout,
+            PooledConnectionLifetime = options.ForceClose ? TimeSpan.Zero : System.Threading.Timeout.InfiniteTimeSpan,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            UseProxy = false,
+            AutomaticDecompression = options.AutoDecompress ? DecompressionMethods.All : DecompressionMethods.None,
+            MaxResponseHeadersLength = options.MaxResponseHeadersLength,
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, cancellationToken),
+        };
+
+        if (options.DangerousAcceptAnyServerCertificate)
+        {
+#pragma warning disable CA5359 // The caller opted out of validation explicitly, by a setting named Dangerous.
+            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+#pragma warning restore CA5359
+        }
+        else if (options.ServerCertificateValidationCallback is { } validate)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = validate;
+        }
+
+        return handler;
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(
+        SocketsHttpConnectionContext context,
+        Connector connector,
+        DnsCache dns,
+        TimeProvider time,
+        TimeSpan? sockConnect,
+        CancellationToken cancellationToken)
+    {
+        var request = context.InitialRequestMessage;
+        request.Options.TryGetValue(RequestContext.OptionsKey, out var requestContext);
+        var endPoint = context.DnsEndPoint;
+        var key = new HostKey(request.RequestUri?.Scheme ?? Uri.UriSchemeHttp, endPoint.Host, endPoint.Port);
+
+        // The request's remaining Connect budget bounds this connect too, when it is tighter than SockConnect.
+        var connectBudget = requestContext?.RemainingConnect;
+        var (limit, kind) = connectBudget is { } budget && (sockConnect is null || budget < sockConnect)
+            ? ((TimeSpan?)budget, TimeoutKind.Connect)
+            : (sockConnect, TimeoutKind.SockConnect);
+
+        requestContext?.ConnectStarted();
+        try
+        {
+            IPAddress[] addresses;
+            try
+            {
+                addresses = await dns.ResolveAsync(endPoint.Host, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                throw new ClientConnectorException($"Cannot resolve host '{endPoint.Host}': {ex.Message}", ex, HttpRequestError.NameResolutionError);
+            }
+
+            Exception? last = null;
+            foreach (var address in addresses)
+            {
+                var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                using var attempt = limit is { } l ? new CancellationTokenSource(l, time) : null;
+                using var linked = attempt is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attempt.Token);
+                try
+                {
+                    await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
+                    return new CountedNetworkStream(socket, connector, key);
+                }
+                catch (OperationCanceledException ex) when (attempt?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                    last = kind == TimeoutKind.Connect
+                        ? new ConnectTimeoutException(requestContext!.Timeout.Connect!.Value, ex)
+                        : new SocketConnectTimeoutException(limit!.Value, ex);
+                }
+                catch (SocketException ex)
+                {
+                    socket.Dispose();
+                    last = new ClientConnectorException($"Cannot connect to {key} ({address}): {ex.Message}", ex);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            }
+
+            throw last ?? new ClientConnectorException($"Host '{endPoint.Host}' resolved to no address.", null, HttpRequestError.NameResolutionError);
+        }
+        finally
+        {
+            requestContext?.ConnectEnded();
+        }
+    }
+}
