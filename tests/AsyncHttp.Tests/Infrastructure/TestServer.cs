@@ -153,12 +153,17 @@ public sealed class TestServer : IAsyncDisposable
             }
         });
         app.MapGet("/reset", (HttpContext context) => context.Abort());
-        app.MapGet("/resetbody", async (HttpContext context) =>
+        app.MapGet("/resetbody", async (HttpContext context, string? id) =>
         {
             context.Response.ContentLength = 1000;
             await context.Response.StartAsync();
             await context.Response.WriteAsync("partial");
             await context.Response.Body.FlushAsync();
+            if (id is not null)
+            {
+                await Gate(id).Task.WaitAsync(Patience, context.RequestAborted);
+            }
+
             context.Abort();
         });
     }
