@@ -198,7 +198,9 @@ internal sealed class RequestContext
         if (_fired == CallerFired || _callerToken.IsCancellationRequested || readToken.IsCancellationRequested)
         {
             var token = readToken.IsCancellationRequested ? readToken : _callerToken;
-            return exception as OperationCanceledException ?? new OperationCanceledException("The request was cancelled.", exception, token);
+            return exception is OperationCanceledException oce && oce.CancellationToken == token
+                ? oce
+                : new OperationCanceledException("The request was cancelled.", exception, token);
         }
 
         if (FiredTimeout is { } kind)
