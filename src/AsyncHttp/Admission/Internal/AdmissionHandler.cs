@@ -7,11 +7,16 @@ namespace AsyncHttp.Internal;
 internal sealed class AdmissionHandler : DelegatingHandler
 {
     private readonly Connector _connector;
+    private readonly long? _maxDecompressedSize;
 
-    public AdmissionHandler(Connector connector, HttpMessageHandler transport)
+    /// <param name="connector">The connector whose slots requests take.</param>
+    /// <param name="transport">The transport below.</param>
+    /// <param name="maxDecompressedSize">Decode compressed bodies up to this size; null leaves them encoded.</param>
+    public AdmissionHandler(Connector connector, HttpMessageHandler transport, long? maxDecompressedSize)
         : base(transport)
     {
         _connector = connector;
+        _maxDecompressedSize = maxDecompressedSize;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -22,7 +27,16 @@ internal sealed class AdmissionHandler : DelegatingHandler
         try
         {
             context?.Admitted();
-            response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (IsIdempotent(request.Method) && IsClosedBeforeResponse(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // The server closed the connection before answering, typically a kept-alive connection it had just
+                // dropped: an idempotent request is sent once more, on a fresh connection, with the slot it holds.
+                response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -30,7 +44,29 @@ internal sealed class AdmissionHandler : DelegatingHandler
             throw;
         }
 
-        response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context);
+        response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context, _maxDecompressedSize);
         return response;
+    }
+
+    private static bool IsIdempotent(HttpMethod method)
+        => method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Put
+        || method == HttpMethod.Delete || method == HttpMethod.Options || method == HttpMethod.Trace;
+
+    private static bool IsClosedBeforeResponse(HttpRequestException exception)
+    {
+        if (exception.HttpRequestError == HttpRequestError.ResponseEnded)
+        {
+            return true;
+        }
+
+        for (var e = exception.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
