@@ -1,0 +1,120 @@
+using Flurl.Http;
+using Flurl.Http.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AsyncHttp.Benchmarks.Load;
+
+/// <summary>
+/// One of the compared .NET clients, set up as a user would (its defaults) apart from the connection limits: a GET
+/// whose body is read to its end. Returns the body length; throws on a failed request or a status other than 200.
+/// </summary>
+internal abstract class LoadClient : IAsyncDisposable
+{
+    public static LoadClient Create(string name, int limit, int limitPerHost) => name switch
+    {
+        "session" => new SessionClient(limit, limitPerHost),
+        "raw" => new RawClient(limit, limitPerHost),
+        "factory" => new FactoryClient(limit, limitPerHost),
+        "flurl" => new FlurlLoadClient(limit, limitPerHost),
+        _ => throw new ArgumentException($"Unknown client '{name}': session, raw, factory or flurl.", nameof(name)),
+    };
+
+    public abstract Task<int> GetAsync(string url);
+
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>
+    /// The handler's own limit: <see cref="SocketsHttpHandler.MaxConnectionsPerServer"/> is per host, so a per-host
+    /// limit maps to it; a total limit across hosts has no equivalent in the handler.
+    /// </summary>
+    protected static int PerServer(int limit, int limitPerHost) => limitPerHost > 0 ? limitPerHost : limit > 0 ? limit : int.MaxValue;
+
+    protected static SocketsHttpHandler Handler(int limit, int limitPerHost)
+        => new() { MaxConnectionsPerServer = PerServer(limit, limitPerHost) };
+
+    protected static async Task<int> ReadAsync(Task<HttpResponseMessage> send)
+    {
+        using var response = await send;
+        if (response.StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            throw new HttpRequestException($"Status {(int)response.StatusCode}.");
+        }
+
+        var body = await response.Content.ReadAsByteArrayAsync();
+        return body.Length;
+    }
+
+    private sealed class SessionClient(int limit, int limitPerHost) : LoadClient
+    {
+        private readonly ClientSession _session = new(new ClientSessionOptions { Limit = limit, LimitPerHost = limitPerHost });
+
+        public override async Task<int> GetAsync(string url)
+        {
+            await using var response = await _session.GetAsync(url);
+            if (response.Status != 200)
+            {
+                throw new HttpRequestException($"Status {response.Status}.");
+            }
+
+            var body = await response.ReadAsBytesAsync();
+            return body.Length;
+        }
+
+        public override ValueTask DisposeAsync() => _session.DisposeAsync();
+    }
+
+    private sealed class RawClient(int limit, int limitPerHost) : LoadClient
+    {
+        private readonly HttpClient _client = new(Handler(limit, limitPerHost));
+
+        public override Task<int> GetAsync(string url) => ReadAsync(_client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead));
+
+        public override ValueTask DisposeAsync()
+        {
+            _client.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary><see cref="IHttpClientFactory"/> as documented: a named client, <c>CreateClient</c> per request.</summary>
+    private sealed class FactoryClient : LoadClient
+    {
+        private readonly ServiceProvider _services;
+        private readonly IHttpClientFactory _factory;
+
+        public FactoryClient(int limit, int limitPerHost)
+        {
+            _services = new ServiceCollection()
+                .AddHttpClient("load")
+                .ConfigurePrimaryHttpMessageHandler(() => Handler(limit, limitPerHost))
+                .Services
+                .BuildServiceProvider();
+            _factory = _services.GetRequiredService<IHttpClientFactory>();
+        }
+
+        public override Task<int> GetAsync(string url)
+            => ReadAsync(_factory.CreateClient("load").GetAsync(url, HttpCompletionOption.ResponseHeadersRead));
+
+        public override ValueTask DisposeAsync() => _services.DisposeAsync();
+    }
+
+    /// <summary>Flurl 4 as documented: one <see cref="IFlurlClient"/>, built with the limit on its inner handler.</summary>
+    private sealed class FlurlLoadClient(int limit, int limitPerHost) : LoadClient
+    {
+        private readonly IFlurlClient _client = new FlurlClientBuilder()
+            .ConfigureInnerHandler(h => h.MaxConnectionsPerServer = PerServer(limit, limitPerHost))
+            .Build();
+
+        public override async Task<int> GetAsync(string url)
+        {
+            var body = await _client.Request(url).GetBytesAsync();
+            return body.Length;
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            _client.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

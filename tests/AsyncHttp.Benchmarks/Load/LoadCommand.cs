@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace AsyncHttp.Benchmarks.Load;
+
+/// <summary>
+/// <c>load --client session|raw|factory|flurl --workload NAME --url URL [--url2 URL] --requests N --concurrency C
+/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--max-seconds S]</c>: runs one client through one
+/// workload in this process and prints one JSON line (requests, errors, seconds, CPU seconds, peak RSS, allocated
+/// bytes). With <c>--url2</c> requests alternate between the two URLs. <c>C</c> workers each loop until
+/// <c>N</c> requests have been started; <c>C = N</c> starts every request at once.
+/// </summary>
+public static class LoadCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = Parse(args);
+        var clientName = Required(options, "client");
+        var workload = Required(options, "workload");
+        var url = Required(options, "url");
+        var url2 = options.GetValueOrDefault("url2");
+        var requests = Int(options, "requests", null);
+        var concurrency = Int(options, "concurrency", null);
+        var limit = Int(options, "limit", null);
+        var limitPerHost = Int(options, "limit-per-host", 0);
+        var expectBytes = Int(options, "expect-bytes", -1);
+        var warmup = Int(options, "warmup", Math.Min(1000, requests / 10));
+        var maxSeconds = Int(options, "max-seconds", 120);
+
+        await using var client = LoadClient.Create(clientName, limit, limitPerHost);
+        var deadline = TimeSpan.FromSeconds(maxSeconds);
+
+        // Warm-up at no more than the limit's concurrency: JIT, connections, pools. Not measured.
+        var warm = await RunAsync(client, url, url2, warmup, Math.Min(concurrency, Math.Max(limit, 1)), expectBytes, deadline);
+
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var gen0Before = GC.CollectionCount(0);
+        var gen2Before = GC.CollectionCount(2);
+        var clock = Stopwatch.StartNew();
+        var run = await RunAsync(client, url, url2, requests, concurrency, expectBytes, deadline);
+        var seconds = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+
+        var line = new Dictionary<string, object?>
+        {
+            ["client"] = clientName,
+            ["workload"] = workload,
+            ["requests"] = requests,
+            ["errors"] = run.Errors + warm.Errors,
+            ["seconds"] = Math.Round(seconds, 4),
+            ["cpu_seconds"] = Math.Round(cpu, 4),
+            ["peak_rss_kb"] = PeakRssKb(),
+            ["allocated_bytes"] = allocated,
+            ["gen0"] = GC.CollectionCount(0) - gen0Before,
+            ["gen2"] = GC.CollectionCount(2) - gen2Before,
+            ["first_error"] = run.FirstError ?? warm.FirstError,
+        };
+        Console.WriteLine(JsonSerializer.Serialize(line));
+        return run.Errors + warm.Errors == 0 ? 0 : 1;
+    }
+
+    private static async Task<(int Errors, string? FirstError)> RunAsync(
+        LoadClient client, string url, string? url2, int requests, int concurrency, int expectBytes, TimeSpan deadline)
+    {
+        if (requests <= 0)
+        {
+            return (0, null);
+        }
+
+        var next = -1L;
+        var errors = 0;
+        string? firstError = null;
+        var workers = new Task[Math.Min(concurrency, requests)];
+        for (var w = 0; w < workers.Length; w++)
+        {
+            workers[w] = Worker();
+        }
+
+        // Bounded in time as well as in count: a hung run fails instead of waiting forever.
+        await Task.WhenAll(workers).WaitAsync(deadline);
+        return (errors, firstError);
+
+        async Task Worker()
+        {
+            long i;
+            while ((i = Interlocked.Increment(ref next)) < requests)
+            {
+                try
+                {
+                    var length = await client.GetAsync(url2 is not null && (i & 1) == 1 ? url2 : url);
+                    if (expectBytes >= 0 && length != expectBytes)
+                    {
+                        throw new InvalidOperationException($"Body of {length} bytes, expected {expectBytes}.");
+                    }
+                }
+                catch (Exception ex)
+                {
+                    if (Interlocked.Increment(ref errors) == 1)
+                    {
+                        firstError = $"{ex.GetType().Name}: {ex.Message}";
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The process's peak resident set (VmHWM), in KiB.</summary>
+    private static long PeakRssKb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return -1;
+    }
+
+    private static Dictionary<string, string> Parse(string[] args)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"Expected '--name value', got '{args[i]}'.");
+            }
+
+            options[args[i][2..]] = args[++i];
+        }
+
+        return options;
+    }
+
+    private static string Required(Dictionary<string, string> options, string name)
+        => options.TryGetValue(name, out var value) ? value : throw new ArgumentException($"--{name} is required.");
+
+    private static int Int(Dictionary<string, string> options, string name, int? fallback)
+        => options.TryGetValue(name, out var value)
+            ? int.Parse(value, CultureInfo.InvariantCulture)
+            : fallback ?? throw new ArgumentException($"--{name} is required.");
+}

@@ -1,0 +1,110 @@
+"""Turns the JSON lines of run-load.sh into the markdown table of docs/benchmarks.md: medians per workload and
+client, ratios to raw HttpClient, and the targets of issue 5 checked for ClientSession."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+CLIENT_NAMES = {
+    "raw": "raw HttpClient",
+    "session": "ClientSession",
+    "factory": "IHttpClientFactory",
+    "flurl": "Flurl 4",
+    "aiohttp": "aiohttp",
+}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main(path, workload_order, client_order):
+    runs = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                run = json.loads(line)
+                runs[(run["workload"], run["client"])].append(run)
+
+    stats = {}
+    for key, rs in runs.items():
+        stats[key] = {
+            "n": len(rs),
+            "rps": median([r["requests"] / r["seconds"] for r in rs]),
+            "cpu_us": median([r["cpu_seconds"] * 1e6 / r["requests"] for r in rs]),
+            "rss_mb": median([r["peak_rss_kb"] / 1024 for r in rs]),
+            "alloc": median([r["allocated_bytes"] / r["requests"] if r.get("allocated_bytes") is not None else None for r in rs]),
+            "conns": [(r.get("conn_port1"), r.get("conn_port2"), r.get("accepted")) for r in rs],
+            "errors": sum(r["errors"] for r in rs),
+        }
+
+    out = []
+    out.append("| workload | client | req/s | × raw | CPU µs/req | Δ raw µs | peak RSS MB | × raw | alloc B/req | Δ raw B | connections (port 1 / port 2) | errors | runs |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    for w in workload_order:
+        raw = stats.get((w, "raw"))
+        for c in client_order:
+            s = stats.get((w, c))
+            if s is None:
+                continue
+            conns = sorted({f"{a}/{b}" if b else f"{a}" for a, b, _ in s["conns"]})
+            cells = [
+                w, CLIENT_NAMES.get(c, c), f"{s['rps']:,.0f}",
+                ratio(s["rps"], raw and raw["rps"]),
+                f"{s['cpu_us']:.1f}", delta(s["cpu_us"], raw and raw["cpu_us"], "{:+.1f}"),
+                f"{s['rss_mb']:.0f}", ratio(s["rss_mb"], raw and raw["rss_mb"]),
+                "–" if s["alloc"] is None else f"{s['alloc']:,.0f}",
+                delta(s["alloc"], raw and raw["alloc"], "{:+,.0f}"),
+                ", ".join(conns), str(s["errors"]), str(s["n"]),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+
+    out.append("")
+    out.append("Targets for ClientSession (medians):")
+    out.append("")
+    out.append("| workload | req/s ≥ 0.97× raw | CPU ≤ raw + 3 µs | alloc ≤ raw + 512 B | ≥ 5× aiohttp req/s | other |")
+    out.append("| --- | --- | --- | --- | --- | --- |")
+    for w in workload_order:
+        s, raw, aio = stats.get((w, "session")), stats.get((w, "raw")), stats.get((w, "aiohttp"))
+        if s is None or raw is None:
+            continue
+        rps_ratio = s["rps"] / raw["rps"]
+        cpu_delta = s["cpu_us"] - raw["cpu_us"]
+        alloc_delta = None if s["alloc"] is None or raw["alloc"] is None else s["alloc"] - raw["alloc"]
+        cells = [
+            w,
+            verdict(rps_ratio >= 0.97, f"{rps_ratio:.2f}×"),
+            verdict(cpu_delta <= 3, f"{cpu_delta:+.1f} µs"),
+            "–" if alloc_delta is None else verdict(alloc_delta <= 512, f"{alloc_delta:+,.0f} B"),
+            "–" if aio is None else verdict(s["rps"] >= 5 * aio["rps"], f"{s['rps'] / aio['rps']:.1f}×"),
+        ]
+        other = []
+        if w == "burst-100k":
+            rss_ratio = s["rss_mb"] / raw["rss_mb"]
+            other.append(verdict(rss_ratio <= 0.6, f"peak RSS {rss_ratio:.2f}× raw (target ≤ 0.6×)"))
+        if w == "two-hosts":
+            per_port = sorted({(a, b) for a, b, _ in s["conns"]})
+            exact = all(a is not None and b is not None and a <= 10 and b <= 10 for a, b in per_port)
+            other.append(verdict(exact, "connections per port " + ", ".join(f"{a}/{b}" for a, b in per_port) + " (limit 10)"))
+        cells.append("; ".join(other) or "–")
+        out.append("| " + " | ".join(cells) + " |")
+
+    print("\n".join(out))
+
+
+def ratio(value, base):
+    return "–" if value is None or not base else f"{value / base:.2f}"
+
+
+def delta(value, base, fmt):
+    return "–" if value is None or base is None else fmt.format(value - base)
+
+
+def verdict(ok, text):
+    return f"met ({text})" if ok else f"**missed** ({text})"
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2].split(), sys.argv[3].split())

@@ -1,0 +1,12 @@
+using AsyncHttp.Benchmarks.Load;
+using BenchmarkDotNet.Running;
+
+// `load ...` runs one client through one workload of the side-by-side comparison (see run-load.sh);
+// anything else goes to BenchmarkDotNet (`--filter *`, `--job short`, ...).
+if (args.Length > 0 && args[0] == "load")
+{
+    return await LoadCommand.RunAsync(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(LoadCommand).Assembly).Run(args);
+return 0;
