@@ -19,7 +19,10 @@ internal sealed class ReleasingContent : HttpContent
         _inner = inner;
         _lease = lease;
         _context = context;
-        if (maxDecodedSize is { } max && DecodingStream.Supported(inner.Headers.ContentEncoding) is { } encoding)
+        // The typed ContentEncoding collection is allocated on first use: look at it only when the header is there.
+        if (maxDecodedSize is { } max
+            && inner.Headers.NonValidated.Contains("Content-Encoding")
+            && DecodingStream.Supported(inner.Headers.ContentEncoding) is { } encoding)
         {
             _encoding = encoding;
             _maxDecodedSize = max;
@@ -34,7 +37,16 @@ internal sealed class ReleasingContent : HttpContent
                 continue;
             }
 
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
+            // A single value is added as its string: no boxed enumerable, and stored unparsed as the transport stored it.
+            var values = header.Value;
+            if (values.Count == 1)
+            {
+                Headers.TryAddWithoutValidation(header.Key, values.ToString());
+            }
+            else
+            {
+                Headers.TryAddWithoutValidation(header.Key, values);
+            }
         }
     }
 
