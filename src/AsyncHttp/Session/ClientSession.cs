@@ -138,7 +138,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(url);
-        return SendAsync(new HttpRequestMessage(method, url) { Content = content }, options, cancellationToken);
+        return SendAsync(new ContextRequestMessage(method, url) { Content = content }, options, cancellationToken);
     }
 
     /// <summary>
@@ -161,7 +161,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken);
-        request.Options.Set(RequestContext.OptionsKey, context);
+        context.AttachTo(request);
         return SendCoreAsync(request, pipeline, context, options);
     }
 
@@ -195,7 +195,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 }
 
                 request = RedirectPolicy.Next(request, response.StatusCode, location);
-                request.Options.Set(RequestContext.OptionsKey, context);
+                context.AttachTo(request);
             }
         }
         catch (Exception ex)

@@ -21,7 +21,7 @@ internal sealed class AdmissionHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        request.Options.TryGetValue(RequestContext.OptionsKey, out var context);
+        var context = RequestContext.Of(request);
         var host = await _connector.AcquireAsync(HostKey.From(request.RequestUri!), cancellationToken).ConfigureAwait(false);
         HttpResponseMessage response;
         try

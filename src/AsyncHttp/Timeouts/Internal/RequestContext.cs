@@ -46,6 +46,30 @@ internal sealed class RequestContext
 
     public ClientSession Session { get; }
 
+    /// <summary>The context a request carries, if the session sent it.</summary>
+    public static RequestContext? Of(HttpRequestMessage request)
+    {
+        if (request is ContextRequestMessage { Context: { } own })
+        {
+            return own;
+        }
+
+        return request.Options.TryGetValue(OptionsKey, out var context) ? context : null;
+    }
+
+    /// <summary>Makes this the context of <paramref name="request"/>, for the stages below the session.</summary>
+    public void AttachTo(HttpRequestMessage request)
+    {
+        if (request is ContextRequestMessage own)
+        {
+            own.Context = this;
+        }
+        else
+        {
+            request.Options.Set(OptionsKey, this);
+        }
+    }
+
     public ClientTimeout Timeout { get; }
 
     /// <summary>Cancelled by the caller's token, by a timeout, or when the request is abandoned.</summary>

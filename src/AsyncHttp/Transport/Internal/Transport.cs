@@ -52,7 +52,7 @@ internal static class Transport
         CancellationToken cancellationToken)
     {
         var request = context.InitialRequestMessage;
-        request.Options.TryGetValue(RequestContext.OptionsKey, out var requestContext);
+        var requestContext = RequestContext.Of(request);
         var endPoint = context.DnsEndPoint;
         var key = new HostKey(request.RequestUri?.Scheme ?? Uri.UriSchemeHttp, endPoint.Host, endPoint.Port);
 
