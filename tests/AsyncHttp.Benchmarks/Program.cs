@@ -8,5 +8,11 @@ if (args.Length > 0 && args[0] == "load")
     return await LoadCommand.RunAsync(args[1..]);
 }
 
+// `profile ...` samples what one client allocates per request (see ProfileCommand).
+if (args.Length > 0 && args[0] == "profile")
+{
+    return await ProfileCommand.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(LoadCommand).Assembly).Run(args);
 return 0;

@@ -26,6 +26,7 @@ public static class LoadCommand
         var limitPerHost = Int(options, "limit-per-host", 0);
         var expectBytes = Int(options, "expect-bytes", -1);
         var warmup = Int(options, "warmup", Math.Min(1000, requests / 10));
+        var warmupSeconds = double.Parse(options.GetValueOrDefault("warmup-seconds", "0"), CultureInfo.InvariantCulture);
         var maxSeconds = Int(options, "max-seconds", 120);
 
         await using var client = LoadClient.Create(clientName, limit, limitPerHost);
@@ -33,6 +34,12 @@ public static class LoadCommand
 
         // Warm-up at no more than the limit's concurrency: JIT, connections, pools. Not measured.
         var warm = await RunAsync(client, url, url2, warmup, Math.Min(concurrency, Math.Max(limit, 1)), expectBytes, deadline);
+        var warmClock = Stopwatch.StartNew();
+        while (warmClock.Elapsed.TotalSeconds < warmupSeconds)
+        {
+            var more = await RunAsync(client, url, url2, warmup, Math.Min(concurrency, Math.Max(limit, 1)), expectBytes, deadline);
+            warm = (warm.Errors + more.Errors, warm.FirstError ?? more.FirstError);
+        }
 
         var process = Process.GetCurrentProcess();
         process.Refresh();

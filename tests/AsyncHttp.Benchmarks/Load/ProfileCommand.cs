@@ -1,0 +1,86 @@
+using System.Diagnostics.Tracing;
+using System.Globalization;
+
+namespace AsyncHttp.Benchmarks.Load;
+
+/// <summary>
+/// <c>profile --client session|raw|factory|flurl --url URL [--requests N] [--concurrency C]</c>: an allocation profile
+/// without tools. Runs N GETs and samples the runtime's AllocationTick events (one per ~100 KB allocated), then prints
+/// the bytes per request and, per allocated type, its share of the samples as estimated bytes per request. Point it
+/// at a server in another process (the nginx of run-load.sh) so that only the client's allocations are counted.
+/// </summary>
+public static class ProfileCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string Arg(string name, string? fallback)
+        {
+            var i = Array.IndexOf(args, "--" + name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback ?? throw new ArgumentException($"--{name} is required.");
+        }
+
+        var url = Arg("url", null);
+        var requests = int.Parse(Arg("requests", "100000"), CultureInfo.InvariantCulture);
+        var concurrency = int.Parse(Arg("concurrency", "1"), CultureInfo.InvariantCulture);
+        await using var client = LoadClient.Create(Arg("client", null), 100, 0);
+
+        for (var i = 0; i < 2000; i++)
+        {
+            await client.GetAsync(url);
+        }
+
+        using var listener = new AllocationListener();
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
+        var next = -1;
+        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < requests)
+            {
+                await client.GetAsync(url);
+            }
+        });
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromMinutes(5));
+        var perRequest = (double)(GC.GetTotalAllocatedBytes(precise: true) - before) / requests;
+        var cpuPerRequest = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMicroseconds / requests;
+
+        Console.WriteLine($"{perRequest:F0} bytes and {cpuPerRequest:F1} µs CPU per request; {listener.Samples} samples");
+        foreach (var (type, count) in listener.ByType.OrderByDescending(p => p.Value).Take(40))
+        {
+            Console.WriteLine($"{perRequest * count / listener.Samples,8:F0}  {type}");
+        }
+
+        return 0;
+    }
+
+    private sealed class AllocationListener : EventListener
+    {
+        public readonly Dictionary<string, int> ByType = [];
+
+        public int Samples { get; private set; }
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(source, EventLevel.Verbose, (EventKeywords)0x1);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) != true || e.Payload is null)
+            {
+                return;
+            }
+
+            var i = e.PayloadNames!.IndexOf("TypeName");
+            var type = i >= 0 ? e.Payload[i] as string ?? "?" : "?";
+            lock (ByType)
+            {
+                ByType[type] = ByType.GetValueOrDefault(type) + 1;
+                Samples++;
+            }
+        }
+    }
+}
