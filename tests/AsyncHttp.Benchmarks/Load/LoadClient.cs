@@ -10,9 +10,9 @@ namespace AsyncHttp.Benchmarks.Load;
 /// </summary>
 internal abstract class LoadClient : IAsyncDisposable
 {
-    public static LoadClient Create(string name, int limit, int limitPerHost) => name switch
+    public static LoadClient Create(string name, int limit, int limitPerHost, Action<ClientSessionOptions>? configureSession = null) => name switch
     {
-        "session" => new SessionClient(limit, limitPerHost),
+        "session" => new SessionClient(limit, limitPerHost, configureSession),
         "raw" => new RawClient(limit, limitPerHost),
         "factory" => new FactoryClient(limit, limitPerHost),
         "flurl" => new FlurlLoadClient(limit, limitPerHost),
@@ -44,9 +44,16 @@ internal abstract class LoadClient : IAsyncDisposable
         return body.Length;
     }
 
-    private sealed class SessionClient(int limit, int limitPerHost) : LoadClient
+    private sealed class SessionClient(int limit, int limitPerHost, Action<ClientSessionOptions>? configure) : LoadClient
     {
-        private readonly ClientSession _session = new(new ClientSessionOptions { Limit = limit, LimitPerHost = limitPerHost });
+        private readonly ClientSession _session = new(Options(limit, limitPerHost, configure));
+
+        private static ClientSessionOptions Options(int limit, int limitPerHost, Action<ClientSessionOptions>? configure)
+        {
+            var options = new ClientSessionOptions { Limit = limit, LimitPerHost = limitPerHost };
+            configure?.Invoke(options);
+            return options;
+        }
 
         public override async Task<int> GetAsync(string url)
         {

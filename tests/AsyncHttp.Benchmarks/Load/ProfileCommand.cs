@@ -4,7 +4,8 @@ using System.Globalization;
 namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
-/// <c>profile --client session|raw|factory|flurl --url URL [--requests N] [--concurrency C]</c>: an allocation profile
+/// <c>profile --client session|raw|factory|flurl --url URL [--requests N] [--concurrency C] [--auto-decompress false]
+/// [--use-cookies false]</c>: an allocation profile
 /// without tools. Runs N GETs and samples the runtime's AllocationTick events (one per ~100 KB allocated), then prints
 /// the bytes per request and, per allocated type, its share of the samples as estimated bytes per request. Point it
 /// at a server in another process (the nginx of run-load.sh) so that only the client's allocations are counted.
@@ -22,7 +23,14 @@ public static class ProfileCommand
         var url = Arg("url", null);
         var requests = int.Parse(Arg("requests", "100000"), CultureInfo.InvariantCulture);
         var concurrency = int.Parse(Arg("concurrency", "1"), CultureInfo.InvariantCulture);
-        await using var client = LoadClient.Create(Arg("client", null), 100, 0);
+        // What a session feature costs: --auto-decompress false, --use-cookies false.
+        var autoDecompress = bool.Parse(Arg("auto-decompress", "true"));
+        var useCookies = bool.Parse(Arg("use-cookies", "true"));
+        await using var client = LoadClient.Create(Arg("client", null), 100, 0, o =>
+        {
+            o.AutoDecompress = autoDecompress;
+            o.UseCookies = useCookies;
+        });
 
         for (var i = 0; i < 2000; i++)
         {
