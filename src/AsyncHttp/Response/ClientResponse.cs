@@ -116,6 +116,29 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// Opens the body for the readers below. The session's own content opens its stream without I/O, so it is opened
+    /// synchronously: no <see cref="Task{Stream}"/> per read, where <see cref="ReadAsStreamAsync"/> allocates up to three.
+    /// </summary>
+    private ValueTask<Stream> OpenStreamAsync(CancellationToken cancellationToken)
+    {
+        if (_message.Content is not ReleasingContent content)
+        {
+            return new ValueTask<Stream>(ReadAsStreamAsync(cancellationToken));
+        }
+
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
+        try
+        {
+            return new ValueTask<Stream>(content.ReadAsStream(cancellationToken));
+        }
+        catch (Exception ex)
+        {
+            Dispose();
+            throw _context.Translate(ex, inBody: true, cancellationToken);
+        }
+    }
+
+    /// <summary>
     /// Reads the whole body into memory, up to <see cref="ClientSessionOptions.MaxResponseContentBufferSize"/>, and
     /// releases the slot.
     /// </summary>
@@ -130,7 +153,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             throw TooLarge(limit);
         }
 
-        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(ContentHeaders.ContentLength ?? 4096, limit) + 1);
@@ -198,7 +221,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             throw new ContentTypeException("application/json", ContentHeaders.ContentType?.ToString());
         }
 
-        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             var charset = ContentHeaders.ContentType?.CharSet;
@@ -241,7 +264,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(int bufferSize = 16 * 1024, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bufferSize);
-        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
@@ -273,7 +296,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     public async IAsyncEnumerable<string> ReadLinesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var encoding = GetEncoding(ContentHeaders.ContentType?.CharSet);
-        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream, encoding, detectEncodingFromByteOrderMarks: true);
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
