@@ -14,10 +14,11 @@ internal sealed class HopCookies
     {
         _jar = jar;
         _origin = request.RequestUri!;
-        var parts = new List<string>();
+        // Most requests bring no cookies of their own: no list for them.
+        List<string>? parts = null;
         if (request.Headers.NonValidated.TryGetValues("Cookie", out var values))
         {
-            parts.AddRange(values);
+            parts = [.. values];
             request.Headers.Remove("Cookie");
         }
 
@@ -30,11 +31,11 @@ internal sealed class HopCookies
                     throw new ArgumentException($"Cookie '{name}' has an invalid name or value.", nameof(perRequest));
                 }
 
-                parts.Add($"{name}={value}");
+                (parts ??= []).Add($"{name}={value}");
             }
         }
 
-        _explicit = parts.Count == 0 ? null : string.Join("; ", parts);
+        _explicit = parts is null || parts.Count == 0 ? null : string.Join("; ", parts);
     }
 
     public void Apply(HttpRequestMessage request)
