@@ -147,7 +147,8 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
     {
         var limit = _context.Session.MaxResponseContentBufferSize;
-        if (ContentHeaders.ContentLength is { } declared && declared > limit)
+        var declaredLength = _message.Content is ReleasingContent content ? content.DeclaredLength : ContentHeaders.ContentLength;
+        if (declaredLength is { } declared && declared > limit)
         {
             Dispose();
             throw TooLarge(limit);
@@ -156,7 +157,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(ContentHeaders.ContentLength ?? 4096, limit) + 1);
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(declaredLength ?? 4096, limit) + 1);
             var length = 0;
             try
             {

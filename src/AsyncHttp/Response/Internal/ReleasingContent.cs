@@ -52,6 +52,12 @@ internal sealed class ReleasingContent : HttpContent
 
     public SlotLease Lease => _lease;
 
+    /// <summary>
+    /// The body length the server declared, as the transport already parsed it (reading it from the copied headers
+    /// would parse it again); none for a body decoded here.
+    /// </summary>
+    public long? DeclaredLength => _encoding is null ? _inner.Headers.ContentLength : null;
+
     protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
         => Wrap(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
 
