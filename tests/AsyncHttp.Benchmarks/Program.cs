@@ -8,6 +8,12 @@ if (args.Length > 0 && args[0] == "load")
     return await LoadCommand.RunAsync(args[1..]);
 }
 
+// `queued ...` measures the memory one request waiting in the client's queue holds (see QueuedCommand).
+if (args.Length > 0 && args[0] == "queued")
+{
+    return await QueuedCommand.RunAsync(args[1..]);
+}
+
 // `profile ...` samples what one client allocates per request (see ProfileCommand).
 if (args.Length > 0 && args[0] == "profile")
 {

@@ -53,19 +53,25 @@ public static class ProfileCommand
         var cpuPerRequest = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMicroseconds / requests;
 
         Console.WriteLine($"{perRequest:F0} bytes and {cpuPerRequest:F1} µs CPU per request; {listener.Samples} samples");
-        foreach (var (type, count) in listener.ByType.OrderByDescending(p => p.Value).Take(40))
-        {
-            Console.WriteLine($"{perRequest * count / listener.Samples,8:F0}  {type}");
-        }
+        listener.Print(perRequest, 40);
 
         return 0;
     }
 
-    private sealed class AllocationListener : EventListener
+    internal sealed class AllocationListener : EventListener
     {
         public readonly Dictionary<string, int> ByType = [];
 
         public int Samples { get; private set; }
+
+        /// <summary>Prints the top types, each as its share of the samples times <paramref name="bytesPerItem"/>.</summary>
+        public void Print(double bytesPerItem, int top)
+        {
+            foreach (var (type, count) in ByType.OrderByDescending(p => p.Value).Take(top))
+            {
+                Console.WriteLine($"{bytesPerItem * count / Samples,8:F0}  {type}");
+            }
+        }
 
         protected override void OnEventSourceCreated(EventSource source)
         {
