@@ -21,7 +21,8 @@ internal sealed class RequestContext
     private const int AbortFired = CallerFired + 5;
     private const long Never = long.MaxValue;
 
-    private readonly Lock _gate = new();
+    // The source doubles as the gate of the deadlines and the timer, one object fewer per request: it is private and
+    // only its token leaves this class, so nothing else locks on it.
     private readonly CancellationTokenSource _cts = new();
     private readonly TimeProvider _time;
     private readonly CancellationToken _callerToken;
@@ -83,7 +84,7 @@ internal sealed class RequestContext
     public void Start()
     {
         var now = StartTimestamp = _time.GetTimestamp();
-        lock (_gate)
+        lock (_cts)
         {
             _totalDeadline = After(now, Timeout.Total);
             _connectDeadline = After(now, Timeout.Connect);
@@ -105,7 +106,7 @@ internal sealed class RequestContext
         }
 
         var now = _time.GetTimestamp();
-        lock (_gate)
+        lock (_cts)
         {
             // What is left of Connect now bounds a new connection, which the transport's connect callback enforces.
             _connectBudgetEnd = _connectDeadline;
@@ -185,7 +186,7 @@ internal sealed class RequestContext
         }
 
         _callerRegistration.Unregister();
-        lock (_gate)
+        lock (_cts)
         {
             _timer?.Dispose();
             _timer = null;
@@ -254,7 +255,7 @@ internal sealed class RequestContext
         }
 
         var now = _time.GetTimestamp();
-        lock (_gate)
+        lock (_cts)
         {
             _sockReadDeadline = After(now, timeout);
             Rearm(now);
@@ -273,7 +274,7 @@ internal sealed class RequestContext
     private void OnTimer()
     {
         TimeoutKind? expired = null;
-        lock (_gate)
+        lock (_cts)
         {
             if (_completed != 0)
             {
