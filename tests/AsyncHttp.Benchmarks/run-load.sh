@@ -18,8 +18,9 @@ OUT_DIR=${OUT_DIR:-"$root/BenchmarkDotNet.Artifacts/load"}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}   # seconds per client run
 BUDGET=${BUDGET:-540}             # seconds for all runs: later runs are skipped (and reported) past it
 # The full request counts take about 15 minutes for 3 repetitions on 2 shared cores, mostly in aiohttp; the
-# default scales every workload but burst-100k (whose 100,000 requests at once are the point) to 0.4 of them.
-SCALE=${SCALE:-0.4}
+# default scales every workload but burst-100k (whose 100,000 requests at once are the point) to 0.3 of them.
+SCALE=${SCALE:-0.3}
+WARMUP_SECONDS=${WARMUP_SECONDS:-1}   # per client run, before the measured phase (tiered JIT, connections)
 PYTHON=/usr/bin/python3           # Debian's python, where python3-aiohttp lives
 
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { printf "%d", n * s }'; }
@@ -139,7 +140,7 @@ for rep in $(seq 1 "$REPS"); do
     read -r requests concurrency limit per_host file two_hosts <<<"$(workload_spec "$w")"
     url="http://127.0.0.1:$port1/$file"
     args=(--workload "$w" --url "$url" --requests "$requests" --concurrency "$concurrency" --limit "$limit"
-          --limit-per-host "$per_host" --expect-bytes "$(stat -c %s "$tmp/www/$file")" --max-seconds $((RUN_TIMEOUT - 10)))
+          --limit-per-host "$per_host" --expect-bytes "$(stat -c %s "$tmp/www/$file")" --warmup-seconds "$WARMUP_SECONDS" --max-seconds $((RUN_TIMEOUT - 10)))
     [ "$two_hosts" = 1 ] && args+=(--url2 "http://127.0.0.1:$port2/$file")
     for c in $CLIENTS; do
       if [ $(( $(date +%s) - started )) -ge "$BUDGET" ]; then
@@ -173,7 +174,7 @@ table=$("$PYTHON" "$here/Load/summarize.py" "$runs" "$WORKLOADS" "$CLIENTS")
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo);" \
        ".NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v=$2} END {print v}'), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)," \
        "aiohttp $("$PYTHON" -c 'import aiohttp; print(aiohttp.__version__)') on Python $("$PYTHON" -c 'import platform; print(platform.python_version())')."
-  echo "Request counts scaled by $SCALE (burst-100k never). Load average (1/5/15 min) before: $load_before; after: $load_after; ${elapsed}s of runs."
+  echo "Request counts scaled by $SCALE (burst-100k never); ${WARMUP_SECONDS}s warm-up per run. Load average (1/5/15 min) before: $load_before; after: $load_after; ${elapsed}s of runs."
   [ "$skipped" -eq 0 ] || echo "**$skipped runs skipped: the ${BUDGET}s budget ran out.**"
   echo
   echo "$table"

@@ -6,7 +6,7 @@ namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
 /// <c>load --client session|raw|factory|flurl --workload NAME --url URL [--url2 URL] --requests N --concurrency C
-/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--max-seconds S]</c>: runs one client through one
+/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--warmup-seconds S] [--max-seconds S]</c>: runs one client through one
 /// workload in this process and prints one JSON line (requests, errors, seconds, CPU seconds, peak RSS, allocated
 /// bytes). With <c>--url2</c> requests alternate between the two URLs. <c>C</c> workers each loop until
 /// <c>N</c> requests have been started; <c>C = N</c> starts every request at once.
@@ -26,13 +26,14 @@ public static class LoadCommand
         var limitPerHost = Int(options, "limit-per-host", 0);
         var expectBytes = Int(options, "expect-bytes", -1);
         var warmup = Int(options, "warmup", Math.Min(1000, requests / 10));
-        var warmupSeconds = double.Parse(options.GetValueOrDefault("warmup-seconds", "0"), CultureInfo.InvariantCulture);
+        var warmupSeconds = double.Parse(options.GetValueOrDefault("warmup-seconds", "1"), CultureInfo.InvariantCulture);
         var maxSeconds = Int(options, "max-seconds", 120);
 
         await using var client = LoadClient.Create(clientName, limit, limitPerHost);
         var deadline = TimeSpan.FromSeconds(maxSeconds);
 
-        // Warm-up at no more than the limit's concurrency: JIT, connections, pools. Not measured.
+        // Warm-up at no more than the limit's concurrency, for --warmup-seconds and at least --warmup requests: tiered
+        // JIT, connections, pools. Not measured: without it a short run measures the JIT more than the client.
         var warm = await RunAsync(client, url, url2, warmup, Math.Min(concurrency, Math.Max(limit, 1)), expectBytes, deadline);
         var warmClock = Stopwatch.StartNew();
         while (warmClock.Elapsed.TotalSeconds < warmupSeconds)

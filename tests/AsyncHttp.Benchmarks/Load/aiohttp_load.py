@@ -47,8 +47,15 @@ async def run(session, url, url2, requests, concurrency, expect_bytes, deadline)
 async def main(args):
     connector = aiohttp.TCPConnector(limit=args.limit, limit_per_host=args.limit_per_host)
     async with aiohttp.ClientSession(connector=connector) as session:
-        warm_errors, warm_first = await run(session, args.url, args.url2, args.warmup,
-                                            min(args.concurrency, max(args.limit, 1)), args.expect_bytes, args.max_seconds)
+        # Warm-up as the .NET clients do it: at least --warmup requests and --warmup-seconds. Not measured.
+        warm_errors, warm_first = 0, None
+        warm_start = time.perf_counter()
+        while True:
+            errors, first = await run(session, args.url, args.url2, args.warmup,
+                                      min(args.concurrency, max(args.limit, 1)), args.expect_bytes, args.max_seconds)
+            warm_errors, warm_first = warm_errors + errors, warm_first or first
+            if time.perf_counter() - warm_start >= args.warmup_seconds:
+                break
         cpu_before = cpu_seconds()
         start = time.perf_counter()
         errors, first = await run(session, args.url, args.url2, args.requests, args.concurrency, args.expect_bytes,
@@ -83,6 +90,7 @@ if __name__ == "__main__":
     parser.add_argument("--limit-per-host", type=int, default=0)
     parser.add_argument("--expect-bytes", type=int, default=-1)
     parser.add_argument("--warmup", type=int)
+    parser.add_argument("--warmup-seconds", type=float, default=1.0)
     parser.add_argument("--max-seconds", type=int, default=120)
     parsed = parser.parse_args()
     if parsed.warmup is None:
