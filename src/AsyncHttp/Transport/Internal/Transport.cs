@@ -62,6 +62,10 @@ internal static class Transport
             ? ((TimeSpan?)budget, TimeoutKind.Connect)
             : (sockConnect, TimeoutKind.SockConnect);
 
+        // The handler lets a connect outlive the request that started it; here it does not, so that a cancelled or
+        // timed-out request leaves no extra connection behind and open connections stay within the limits.
+        using var owner = requestContext is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, requestContext.Token);
+        cancellationToken = owner?.Token ?? cancellationToken;
         requestContext?.ConnectStarted();
         try
         {
