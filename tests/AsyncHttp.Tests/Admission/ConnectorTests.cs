@@ -1,0 +1,255 @@
+using AsyncHttp.Internal;
+
+namespace AsyncHttp.Tests.Admission;
+
+/// <summary>Admission semantics on the connector itself: order, no barging, no head-of-line blocking, cancellation.</summary>
+public sealed class ConnectorTests
+{
+    private static readonly HostKey A = new("http", "a.test", 80);
+    private static readonly HostKey B = new("http", "b.test", 80);
+
+    [Fact]
+    public async Task AcquireAsync_Uncontended_CompletesSynchronously()
+    {
+        var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+
+        var first = connector.AcquireAsync(A, CancellationToken.None);
+        var second = connector.AcquireAsync(A, CancellationToken.None);
+        var third = connector.AcquireAsync(A, CancellationToken.None);
+
+        Assert.True(first.IsCompletedSuccessfully);
+        Assert.True(second.IsCompletedSuccessfully);
+        Assert.False(third.IsCompleted);
+        Assert.Equal((2, 1), (connector.Stats.InUse, connector.Stats.Waiting));
+
+        connector.Release(await first);
+        var host = await third;
+        Assert.Equal((2, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+        connector.Release(host);
+        connector.Release(await second);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task Release_WithWaiters_GrantsInArrivalOrder()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var waiters = Enumerable.Range(0, 5).Select(i => connector.AcquireAsync(i % 2 == 0 ? A : B, CancellationToken.None)).ToList();
+
+        var order = new List<int>();
+        connector.Release(held);
+        for (var step = 0; step < waiters.Count; step++)
+        {
+            // Exactly one waiter holds the slot at each step, and it is the oldest one left.
+            var granted = Enumerable.Range(0, waiters.Count).Where(i => waiters[i].IsCompleted && !order.Contains(i)).ToList();
+            Assert.Single(granted);
+            order.Add(granted[0]);
+            connector.Release(await waiters[granted[0]]);
+        }
+
+        Assert.Equal([0, 1, 2, 3, 4], order);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WhileAnEligibleWaiterHoldsTheFreedSlot_DoesNotBarge()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var waiter = connector.AcquireAsync(A, CancellationToken.None);
+
+        connector.Release(held);
+        var newcomer = connector.AcquireAsync(A, CancellationToken.None);
+
+        Assert.True(waiter.IsCompleted, "the slot went to the waiter at the moment it was freed");
+        Assert.False(newcomer.IsCompleted, "a new request must not overtake the waiter");
+        connector.Release(await waiter);
+        connector.Release(await newcomer);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task Release_WaiterBlockedOnlyByItsHostLimit_DoesNotBlockOtherHosts()
+    {
+        var connector = new Connector("s", limit: 3, limitPerHost: 1, queueLimit: 0);
+        var a1 = await connector.AcquireAsync(A, CancellationToken.None);
+        var a2 = connector.AcquireAsync(A, CancellationToken.None); // held back by A's per-host limit
+        var b1 = connector.AcquireAsync(B, CancellationToken.None); // must not queue behind a2
+
+        Assert.False(a2.IsCompleted);
+        Assert.True(b1.IsCompletedSuccessfully);
+        var stats = connector.Stats;
+        Assert.Equal((2, 1), (stats.InUse, stats.Waiting));
+        Assert.Contains(stats.Hosts, h => h.Host == "http://a.test:80" && h.InUse == 1 && h.Waiting == 1);
+
+        connector.Release(a1);
+        connector.Release(await a2);
+        connector.Release(await b1);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task Release_TotalLimitFreed_GoesToOldestWaiterWhoseHostHasRoom()
+    {
+        var connector = new Connector("s", limit: 2, limitPerHost: 1, queueLimit: 0);
+        var a1 = await connector.AcquireAsync(A, CancellationToken.None);
+        var b1 = await connector.AcquireAsync(B, CancellationToken.None);
+        var a2 = connector.AcquireAsync(A, CancellationToken.None); // oldest, but A is at its host limit while a1 runs
+        var b2 = connector.AcquireAsync(B, CancellationToken.None);
+
+        connector.Release(b1);
+
+        Assert.False(a2.IsCompleted);
+        Assert.True(b2.IsCompleted);
+        connector.Release(a1);
+        Assert.True(a2.IsCompleted);
+        connector.Release(await a2);
+        connector.Release(await b2);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CancelledWhileQueued_LeavesTheQueueAndConsumesNothing()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        using var cts = new CancellationTokenSource();
+        var cancelled = connector.AcquireAsync(A, cts.Token).AsTask();
+        var next = connector.AcquireAsync(A, CancellationToken.None);
+
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.Equal((1, 1), (connector.Stats.InUse, connector.Stats.Waiting));
+        connector.Release(held);
+        Assert.True(next.IsCompleted, "the slot skips the cancelled waiter");
+        connector.Release(await next);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CancelledAfterBeingGranted_KeepsTheSlotForItsOwnerToRelease()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        using var cts = new CancellationTokenSource();
+        var waiter = connector.AcquireAsync(A, cts.Token);
+
+        connector.Release(held);
+        await cts.CancelAsync();
+
+        // Granted before the cancellation: the owner gets the slot and must release it; nothing is lost or doubled.
+        var host = await waiter;
+        Assert.Equal(1, connector.Stats.InUse);
+        connector.Release(host);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_BeyondQueueLimit_FailsAtOnceWithQueueFull()
+    {
+        var connector = new Connector("bulk", limit: 1, limitPerHost: 0, queueLimit: 2);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var w1 = connector.AcquireAsync(A, CancellationToken.None);
+        var w2 = connector.AcquireAsync(B, CancellationToken.None);
+
+        var error = Assert.Throws<QueueFullException>(() => connector.AcquireAsync(A, CancellationToken.None));
+
+        Assert.Equal("bulk", error.SessionName);
+        Assert.Equal(2, connector.Stats.Waiting);
+        connector.Release(held);
+        connector.Release(await w1);
+        connector.Release(await w2);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task SetLimits_Raised_AdmitsWaitersAtOnce_AndLoweredLetsInFlightFinish()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var first = await connector.AcquireAsync(A, CancellationToken.None);
+        var waiters = Enumerable.Range(0, 3).Select(_ => connector.AcquireAsync(A, CancellationToken.None)).ToList();
+
+        connector.SetLimits(3, 0, 0);
+        Assert.Equal(2, waiters.Count(w => w.IsCompleted));
+        Assert.Equal((3, 1), (connector.Stats.InUse, connector.Stats.Waiting));
+
+        connector.SetLimits(1, 0, 0);
+        connector.Release(first);
+        connector.Release(await waiters[0]);
+        Assert.False(waiters[2].IsCompleted, "two in flight with a limit of one: no new admission");
+        connector.Release(await waiters[1]);
+        Assert.True(waiters[2].IsCompleted);
+        connector.Release(await waiters[2]);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task Close_FailsQueuedWaitersNamingTheSession_AndRejectsNewRequests()
+    {
+        var connector = new Connector("crawler", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var queued = connector.AcquireAsync(A, CancellationToken.None).AsTask();
+
+        connector.Close();
+
+        var error = await Assert.ThrowsAsync<SessionClosedException>(() => queued);
+        Assert.Contains("crawler", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ObjectDisposedException>(() => connector.AcquireAsync(A, CancellationToken.None));
+        var idle = connector.WhenIdleAsync();
+        Assert.False(idle.IsCompleted);
+        connector.Release(held);
+        await idle.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Release_ManyConcurrentAcquirersAndCancellations_NeverExceedsLimitOrLosesASlot()
+    {
+        var connector = new Connector("s", limit: 4, limitPerHost: 2, queueLimit: 0);
+        var hosts = new[] { A, B, new HostKey("http", "c.test", 80) };
+        var inUse = new int[hosts.Length];
+        var total = 0;
+        var violations = 0;
+        var random = new Random(1234);
+        var seeds = Enumerable.Range(0, 2000).Select(_ => random.Next()).ToArray();
+
+        async Task WorkAsync(int i)
+        {
+            var r = new Random(seeds[i]);
+            var h = r.Next(hosts.Length);
+            using var cts = new CancellationTokenSource();
+            var acquire = connector.AcquireAsync(hosts[h], cts.Token).AsTask();
+            if (r.Next(4) == 0)
+            {
+                await cts.CancelAsync();
+            }
+
+            HostState slot;
+            try
+            {
+                slot = await acquire;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (Interlocked.Increment(ref total) > 4 | Interlocked.Increment(ref inUse[h]) > 2)
+            {
+                Interlocked.Increment(ref violations);
+            }
+
+            await Task.Yield();
+            Interlocked.Decrement(ref inUse[h]);
+            Interlocked.Decrement(ref total);
+            connector.Release(slot);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, seeds.Length).Select(i => Task.Run(() => WorkAsync(i)))).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, violations);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+}

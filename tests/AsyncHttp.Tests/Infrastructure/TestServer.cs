@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AsyncHttp.Tests.Infrastructure;
+
+/// <summary>
+/// A real Kestrel server on 127.0.0.1 (port 0) whose endpoints the tests steer with signals: requests arrive and
+/// are recorded, then wait at a named gate until the test opens it. Nothing here waits on the clock.
+/// </summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _chunks = new();
+    private readonly ConcurrentQueue<string> _arrivals = new();
+    private readonly object _sync = new();
+    private readonly List<(int Count, TaskCompletionSource Signal)> _arrivalWaiters = [];
+    private readonly List<(int Count, TaskCompletionSource Signal)> _connectionWaiters = [];
+    private int _inFlight;
+    private int _maxInFlight;
+    private int _openConnections;
+    private int _acceptedConnections;
+    private int _arrivalCount;
+
+    private TestServer(WebApplication app)
+    {
+        _app = app;
+    }
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+    public int OpenConnections => Volatile.Read(ref _openConnections);
+
+    public int AcceptedConnections => Volatile.Read(ref _acceptedConnections);
+
+    public IReadOnlyList<string> Arrivals => [.. _arrivals];
+
+    public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
+
+    public static async Task<TestServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        TestServer? server = null;
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0, listen => listen.Use(next => async connection =>
+        {
+            server!.ConnectionOpened();
+            try
+            {
+                await next(connection);
+            }
+            finally
+            {
+                server.ConnectionClosed();
+            }
+        })));
+        var app = builder.Build();
+        server = new TestServer(app);
+        server.Map(app);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        return server;
+    }
+
+    /// <summary>Lets the requests waiting at gate <paramref name="id"/> go on.</summary>
+    public void Open(string id) => Gate(id).TrySetResult();
+
+    /// <summary>Lets the <c>/chunks</c> request <paramref name="id"/> send one more chunk.</summary>
+    public void ReleaseChunk(string id) => Chunks(id).Release();
+
+    /// <summary>Completes once <paramref name="count"/> requests have arrived at <c>/hold</c> or <c>/slowbody</c>.</summary>
+    public Task WhenArrivals(int count) => WhenCount(_arrivalWaiters, ref _arrivalCount, count, atLeast: true);
+
+    /// <summary>Completes once no connection is open at the server.</summary>
+    public Task WhenNoOpenConnections() => WhenCount(_connectionWaiters, ref _openConnections, 0, atLeast: false);
+
+    public Task WhenArrived(string id) => Gate("arrived:" + id).Task.WaitAsync(Patience);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var gate in _gates.Values)
+        {
+            gate.TrySetResult();
+        }
+
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private TaskCompletionSource Gate(string id)
+        => _gates.GetOrAdd(id, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private SemaphoreSlim Chunks(string id) => _chunks.GetOrAdd(id, static _ => new SemaphoreSlim(0));
+
+    private void Map(WebApplication app)
+    {
+        app.MapGet("/ok", () => "hello");
+        app.MapGet("/big", (int size) => Results.Bytes(new byte[size], "application/octet-stream"));
+        app.MapGet("/echo/{**rest}", (HttpRequest request) => request.Path + request.QueryString);
+        app.MapGet("/headers", (HttpRequest request) =>
+            string.Join('\n', request.Headers.Select(h => $"{h.Key}: {h.Value}")));
+        app.MapGet("/hold", async (string id) =>
+        {
+            Arrive(id);
+            try
+            {
+                await Gate(id).Task.WaitAsync(Patience);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+
+            return "done:" + id;
+        });
+        app.MapGet("/slowbody", async (HttpContext context, string id) =>
+        {
+            Arrive(id);
+            try
+            {
+                context.Response.ContentType = "text/plain";
+                await context.Response.StartAsync();
+                await context.Response.Body.FlushAsync();
+                await Gate(id).Task.WaitAsync(Patience);
+                await context.Response.WriteAsync("body:" + id);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        });
+        app.MapGet("/chunks", async (HttpContext context, string id, int count) =>
+        {
+            await context.Response.StartAsync();
+            await context.Response.Body.FlushAsync();
+            for (var i = 0; i < count; i++)
+            {
+                await Chunks(id).WaitAsync(Patience);
+                await context.Response.WriteAsync($"chunk{i};");
+                await context.Response.Body.FlushAsync();
+            }
+        });
+        app.MapGet("/reset", (HttpContext context) => context.Abort());
+        app.MapGet("/resetbody", async (HttpContext context) =>
+        {
+            context.Response.ContentLength = 1000;
+            await context.Response.StartAsync();
+            await context.Response.WriteAsync("partial");
+            await context.Response.Body.FlushAsync();
+            context.Abort();
+        });
+    }
+
+    private void Arrive(string id)
+    {
+        var now = Interlocked.Increment(ref _inFlight);
+        int max;
+        while (now > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max)
+        {
+        }
+
+        _arrivals.Enqueue(id);
+        Gate("arrived:" + id).TrySetResult();
+        lock (_sync)
+        {
+            _arrivalCount++;
+            Notify(_arrivalWaiters, _arrivalCount, atLeast: true);
+        }
+    }
+
+    private void ConnectionOpened()
+    {
+        Interlocked.Increment(ref _acceptedConnections);
+        lock (_sync)
+        {
+            _openConnections++;
+        }
+    }
+
+    private void ConnectionClosed()
+    {
+        lock (_sync)
+        {
+            _openConnections--;
+            Notify(_connectionWaiters, _openConnections, atLeast: false);
+        }
+    }
+
+    private Task WhenCount(List<(int Count, TaskCompletionSource Signal)> waiters, ref int current, int count, bool atLeast)
+    {
+        lock (_sync)
+        {
+            if (atLeast ? current >= count : current == count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiters.Add((count, signal));
+            return signal.Task.WaitAsync(Patience);
+        }
+    }
+
+    private static void Notify(List<(int Count, TaskCompletionSource Signal)> waiters, int current, bool atLeast)
+    {
+        for (var i = waiters.Count - 1; i >= 0; i--)
+        {
+            if (atLeast ? current >= waiters[i].Count : current == waiters[i].Count)
+            {
+                waiters[i].Signal.TrySetResult();
+                waiters.RemoveAt(i);
+            }
+        }
+    }
+}
