@@ -1,0 +1,90 @@
+using AsyncHttp;
+using AsyncHttp.Extensions;
+using AsyncHttp.Extensions.Internal;
+using Microsoft.Extensions.Configuration;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Configures a named <see cref="ClientSession"/> registered with <c>AddClientSession</c>.</summary>
+public static class ClientSessionBuilderExtensions
+{
+    /// <summary>
+    /// Binds the session's options from the section at <paramref name="configSectionPath"/> of the application's
+    /// <see cref="IConfiguration"/> (such as <c>AsyncHttp:Sessions:bulk</c>), after the earlier steps. Unknown keys
+    /// are rejected (<see cref="BinderOptions.ErrorOnUnknownConfiguration"/>): the host does not start, and a reload
+    /// with one is logged and ignored. Reloads of the configuration reach the session.
+    /// </summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="configSectionPath">The section path, with <c>:</c> between keys.</param>
+    /// <returns>The builder.</returns>
+    public static IClientSessionBuilder BindConfiguration(this IClientSessionBuilder builder, string configSectionPath)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configSectionPath);
+        StepsOf(builder).Add(ClientSessionSetupStep.FromConfiguration(sp =>
+        {
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            return configSectionPath.Length == 0 ? configuration : configuration.GetSection(configSectionPath);
+        }));
+        return builder;
+    }
+
+    /// <summary>
+    /// Binds the session's options from <paramref name="configuration"/>, after the earlier steps. Unknown keys are
+    /// rejected as in <see cref="BindConfiguration(IClientSessionBuilder, string)"/>; reloads reach the session.
+    /// </summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="configuration">The section with the session's settings.</param>
+    /// <returns>The builder.</returns>
+    public static IClientSessionBuilder Bind(this IClientSessionBuilder builder, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configuration);
+        StepsOf(builder).Add(ClientSessionSetupStep.FromConfiguration(_ => configuration));
+        return builder;
+    }
+
+    /// <summary>Configures the session's options in code, after the earlier steps.</summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="configure">Configures the options.</param>
+    /// <returns>The builder.</returns>
+    public static IClientSessionBuilder ConfigureOptions(this IClientSessionBuilder builder, Action<ClientSessionOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        StepsOf(builder).Add(ClientSessionSetupStep.FromDelegate(configure));
+        return builder;
+    }
+
+    /// <summary>Configures the headers sent with every request of the session, after the earlier steps.</summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="configure">Adds, replaces or removes headers (names are case-insensitive).</param>
+    /// <returns>The builder.</returns>
+    /// <example><c>.ConfigureHeaders(h =&gt; h["User-Agent"] = "my-app/1.0")</c></example>
+    public static IClientSessionBuilder ConfigureHeaders(this IClientSessionBuilder builder, Action<IDictionary<string, string>> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        StepsOf(builder).Add(ClientSessionSetupStep.FromDelegate(o => configure(o.Headers)));
+        return builder;
+    }
+
+    /// <summary>Configures the session's timeouts, after the earlier steps.</summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="configure">Sets <see cref="ClientTimeout.Total"/>, <see cref="ClientTimeout.Connect"/>, ...</param>
+    /// <returns>The builder.</returns>
+    public static IClientSessionBuilder ConfigureTimeout(this IClientSessionBuilder builder, Action<ClientTimeout> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        StepsOf(builder).Add(ClientSessionSetupStep.FromDelegate(o => configure(o.Timeout)));
+        return builder;
+    }
+
+    private static List<ClientSessionSetupStep> StepsOf(IClientSessionBuilder builder)
+    {
+        // A builder made elsewhere (a wrapper, a test double) is registered here first, which is idempotent.
+        var catalog = builder is ClientSessionBuilder own ? own.Catalog : ((ClientSessionBuilder)builder.Services.AddClientSession(builder.Name)).Catalog;
+        return catalog.StepsOf(builder.Name);
+    }
+}

@@ -1,0 +1,108 @@
+using AsyncHttp;
+using AsyncHttp.Extensions;
+using AsyncHttp.Extensions.Internal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers named <see cref="ClientSession"/>s and the <see cref="ISessionRegistry"/> that holds them.</summary>
+public static class ClientSessionServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers a named <see cref="ClientSession"/>: named options <see cref="ClientSessionOptions"/> validated at
+    /// start, the session in <see cref="ISessionRegistry"/> and as a keyed singleton
+    /// (<c>[FromKeyedServices("name")] ClientSession</c>). Calling it again with the same name configures the same
+    /// session.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The session name.</param>
+    /// <param name="configure">Configures the options, after the defaults and the earlier steps for this name.</param>
+    /// <returns>A builder to configure the session further.</returns>
+    /// <example><c>services.AddClientSession("priority", o =&gt; o.Limit = 0);</c></example>
+    public static IClientSessionBuilder AddClientSession(this IServiceCollection services, string name, Action<ClientSessionOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var catalog = AddCore(services);
+        if (catalog.TryAdd(name))
+        {
+            services.AddOptions<ClientSessionOptions>(name).ValidateOnStart();
+            services.AddSingleton<IOptionsChangeTokenSource<ClientSessionOptions>>(sp => new ClientSessionChangeTokenSource(name, catalog, sp));
+            services.TryAddKeyedSingleton(name, static (sp, key) => sp.GetRequiredService<ISessionRegistry>().GetSession((string)key!));
+        }
+
+        if (configure is not null)
+        {
+            catalog.StepsOf(name).Add(ClientSessionSetupStep.FromDelegate(configure));
+        }
+
+        return new ClientSessionBuilder(name, services, catalog);
+    }
+
+    /// <summary>
+    /// Registers one session per child of <paramref name="configuration"/> (such as the section
+    /// <c>AsyncHttp:Sessions</c>), named after the child's key and bound from it; unknown keys are rejected. Reloads
+    /// of the configuration reach the sessions.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section whose children are sessions.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddClientSessions(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        foreach (var child in configuration.GetChildren())
+        {
+            services.AddClientSession(child.Key).Bind(child);
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// Configures every session registered in <paramref name="services"/>, before each session's own configuration,
+    /// whenever either was registered.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Configures the options of every session.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection ConfigureClientSessionDefaults(this IServiceCollection services, Action<ClientSessionOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        AddCore(services).Defaults.Add(ClientSessionSetupStep.FromDelegate(configure));
+        return services;
+    }
+
+    /// <summary>
+    /// Binds the options of every session from <paramref name="configuration"/> (such as the section
+    /// <c>AsyncHttp:Defaults</c>), before each session's own configuration; unknown keys are rejected. Headers merge:
+    /// a session's own header of the same name wins.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section with the default settings.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection ConfigureClientSessionDefaults(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        AddCore(services).Defaults.Add(ClientSessionSetupStep.FromConfiguration(_ => configuration));
+        return services;
+    }
+
+    private static ClientSessionCatalog AddCore(IServiceCollection services)
+    {
+        var catalog = ClientSessionCatalog.From(services);
+        services.AddOptions();
+        services.TryAddSingleton<ClientSessionOptionsState>();
+        services.TryAddSingleton<SessionRegistry>();
+        services.TryAddSingleton<ISessionRegistry>(static sp => sp.GetRequiredService<SessionRegistry>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ClientSessionOptions>, ClientSessionSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientSessionOptions>, ClientSessionOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ClientSessionLifetime>());
+        return catalog;
+    }
+}

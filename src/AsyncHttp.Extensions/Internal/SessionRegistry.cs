@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace AsyncHttp.Extensions.Internal;
+
+/// <summary>
+/// Creates each registered session once, on first use; applies reloaded options to the live instances; closes them
+/// gracefully when the host has stopped its services, and at once when disposed.
+/// </summary>
+internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposable, IDisposable
+{
+    private readonly ClientSessionCatalog _catalog;
+    private readonly IOptionsMonitor<ClientSessionOptions> _options;
+    private readonly ClientSessionOptionsState _state;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string[] _names;
+    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly IDisposable? _changeRegistration;
+    private bool _closed;
+    private bool _disposed;
+
+    public SessionRegistry(
+        ClientSessionCatalog catalog,
+        IOptionsMonitor<ClientSessionOptions> options,
+        ClientSessionOptionsState state,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null)
+    {
+        _catalog = catalog;
+        _options = options;
+        _state = state;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = _loggerFactory.CreateLogger("AsyncHttp.Extensions.SessionRegistry");
+        _names = [.. catalog.Names];
+        _changeRegistration = options.OnChange(OnOptionsChanged);
+    }
+
+    public IReadOnlyCollection<string> Names => _names;
+
+    public ClientSession GetSession(string name)
+    {
+        if (TryGetSession(name, out var session))
+        {
+            return session;
+        }
+
+        var known = _names.Length == 0 ? "none are registered" : "the registered ones are " + string.Join(", ", _names.Select(n => $"'{n}'"));
+        throw new KeyNotFoundException(
+            $"No client session is named '{name}'; {known}. Register it with services.AddClientSession(\"{name}\") or in the configuration section given to AddClientSessions.");
+    }
+
+    public bool TryGetSession(string name, [NotNullWhen(true)] out ClientSession? session)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        if (_sessions.TryGetValue(name, out session))
+        {
+            return true;
+        }
+
+        if (!_catalog.Contains(name))
+        {
+            return false;
+        }
+
+        session = Create(name);
+        return true;
+    }
+
+    private ClientSession Create(string name)
+    {
+        // Under the lock so that one instance is made per name, and so that a reload racing with the creation is
+        // applied to the new instance (the change callback takes the lock too).
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_sessions.TryGetValue(name, out var existing))
+            {
+                return existing;
+            }
+
+            if (_closed)
+            {
+                throw new ObjectDisposedException(nameof(ISessionRegistry), $"Cannot create client session '{name}': the host has stopped and its sessions are closed.");
+            }
+
+            var options = _options.Get(name);
+            var errors = _state.GetErrors(name, options);
+            if (errors.Count > 0)
+            {
+                throw new OptionsValidationException(name, typeof(ClientSessionOptions), errors);
+            }
+
+            var session = new ClientSession(name, options, _time, _loggerFactory);
+            _sessions[name] = session;
+            var logger = SessionLogger(name);
+            Log.SessionCreated(logger, name);
+            return session;
+        }
+    }
+
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "A change callback runs inside the configuration provider's reload: it logs, never throws.")]
+    private void OnOptionsChanged(ClientSessionOptions options, string? name)
+    {
+        if (name is null || !_catalog.Contains(name))
+        {
+            return;
+        }
+
+        var logger = SessionLogger(name);
+        try
+        {
+            lock (_gate)
+            {
+                if (_closed || !_sessions.TryGetValue(name, out var session))
+                {
+                    return;
+                }
+
+                var errors = _state.GetErrors(name, options);
+                if (errors.Count > 0)
+                {
+                    if (logger.IsEnabled(LogLevel.Error))
+                    {
+                        Log.ReloadRejected(logger, name, string.Join(" ", errors));
+                    }
+
+                    return;
+                }
+
+                session.Reconfigure(options);
+            }
+
+            Log.SessionReconfigured(logger, name);
+        }
+        catch (Exception ex)
+        {
+            Log.ReloadFailed(logger, name, ex);
+        }
+    }
+
+    /// <summary>
+    /// Stops every session admitting, lets requests in flight finish until <paramref name="cancellationToken"/> is
+    /// cancelled (the host's shutdown timeout), then aborts the rest and closes every connection.
+    /// </summary>
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        ClientSession[] sessions;
+        CancellationTokenSource graceEnd;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _closed = true;
+            sessions = [.. _sessions.Values];
+
+            // Disposal cuts the grace period short.
+            graceEnd = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        }
+
+        using (graceEnd)
+        {
+            Log.ClosingSessions(_logger, sessions.Length);
+            await Task.WhenAll(sessions.Select(s => s.CloseAsync(graceEnd.Token))).ConfigureAwait(false);
+            Log.SessionsClosed(_logger, sessions.Length);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var session in BeginDispose())
+        {
+            session.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var session in BeginDispose())
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private ClientSession[] BeginDispose()
+    {
+        ClientSession[] sessions;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return [];
+            }
+
+            _disposed = true;
+            _closed = true;
+            sessions = [.. _sessions.Values];
+        }
+
+        _changeRegistration?.Dispose();
+        _disposing.Cancel();
+        _disposing.Dispose();
+        return sessions;
+    }
+
+    private ILogger SessionLogger(string name) => _loggerFactory.CreateLogger($"AsyncHttp.ClientSession.{name}");
+}
