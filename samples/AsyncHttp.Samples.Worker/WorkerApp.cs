@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace AsyncHttp.Samples.Worker;
 
@@ -21,7 +22,7 @@ internal static class WorkerApp
     /// <param name="args">The command line: <c>--upstream URL</c>, <c>--count N</c>, or any configuration key.</param>
     /// <param name="output">Where progress and the summary go; progress is redrawn in place only on a terminal.</param>
     /// <param name="cancellationToken">Stops the host early.</param>
-    /// <returns>0 when every request succeeded, 1 when one failed, 2 for a bad command line.</returns>
+    /// <returns>0 when every request succeeded, 1 when one failed, 2 for a bad command line or setting.</returns>
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken = default)
     {
         // The content root is the output folder, where appsettings.json is copied, so that the sample finds it
@@ -56,6 +57,7 @@ internal static class WorkerApp
                 ["AsyncHttp:Sessions:bulk:BaseAddress"] = upstream.AbsoluteUri,
                 ["AsyncHttp:Sessions:priority:BaseAddress"] = upstream.AbsoluteUri,
             });
+            builder.Services.ConfigureClientSessionDefaults(builder.Configuration.GetSection("AsyncHttp:Defaults"));
             builder.Services.AddClientSessions(builder.Configuration.GetSection("AsyncHttp:Sessions"));
 
             builder.Services.AddOptions<CrawlOptions>()
@@ -68,7 +70,17 @@ internal static class WorkerApp
             builder.Services.AddHostedService<CrawlService>();
 
             // RunAsync disposes the host, and with it the sessions, before it returns; the demo upstream goes after.
-            await builder.Build().RunAsync(cancellationToken);
+            try
+            {
+                await builder.Build().RunAsync(cancellationToken);
+            }
+            catch (OptionsValidationException ex)
+            {
+                // A bad setting stops the host at start; the message names the session and the key.
+                await output.WriteLineAsync($"Configuration error: {ex.Message}");
+                return 2;
+            }
+
             return run.ExitCode;
         }
     }

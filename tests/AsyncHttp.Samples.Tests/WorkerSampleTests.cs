@@ -58,6 +58,16 @@ public sealed class WorkerSampleTests
         Assert.Contains("--upstream", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RunAsync_InvalidSessionSetting_ExitsWithTwoNamingSessionAndKey()
+    {
+        var (exitCode, output) = await RunWorkerAsync(["--AsyncHttp:Sessions:bulk:Limit=-1"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Session 'bulk'", output, StringComparison.Ordinal);
+        Assert.Contains("Limit", output, StringComparison.Ordinal);
+    }
+
     private static async Task<(int ExitCode, string Output)> RunWorkerAsync(string[] args)
     {
         using var output = new StringWriter(CultureInfo.InvariantCulture);
