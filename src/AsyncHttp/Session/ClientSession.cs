@@ -169,9 +169,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
         context.HeadersReceived();
         var result = new ClientResponse(request, response, context);
-        if (_closed)
+        if (context.IsAborted)
         {
-            // The session closed while the headers were on their way: it could not abort this response.
+            // The session aborted this request while its headers were on their way, before it could see the response.
             result.Dispose();
             throw new SessionClosedException(Name);
         }

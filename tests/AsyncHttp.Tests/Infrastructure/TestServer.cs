@@ -111,12 +111,12 @@ public sealed class TestServer : IAsyncDisposable
         app.MapGet("/echo/{**rest}", (HttpRequest request) => request.Path + request.QueryString);
         app.MapGet("/headers", (HttpRequest request) =>
             string.Join('\n', request.Headers.Select(h => $"{h.Key}: {h.Value}")));
-        app.MapGet("/hold", async (string id) =>
+        app.MapGet("/hold", async (HttpContext context, string id) =>
         {
             Arrive(id);
             try
             {
-                await Gate(id).Task.WaitAsync(Patience);
+                await Gate(id).Task.WaitAsync(Patience, context.RequestAborted);
             }
             finally
             {
@@ -133,7 +133,7 @@ public sealed class TestServer : IAsyncDisposable
                 context.Response.ContentType = "text/plain";
                 await context.Response.StartAsync();
                 await context.Response.Body.FlushAsync();
-                await Gate(id).Task.WaitAsync(Patience);
+                await Gate(id).Task.WaitAsync(Patience, context.RequestAborted);
                 await context.Response.WriteAsync("body:" + id);
             }
             finally
@@ -147,18 +147,23 @@ public sealed class TestServer : IAsyncDisposable
             await context.Response.Body.FlushAsync();
             for (var i = 0; i < count; i++)
             {
-                await Chunks(id).WaitAsync(Patience);
+                await Chunks(id).WaitAsync(Patience, context.RequestAborted);
                 await context.Response.WriteAsync($"chunk{i};");
                 await context.Response.Body.FlushAsync();
             }
         });
         app.MapGet("/reset", (HttpContext context) => context.Abort());
-        app.MapGet("/resetbody", async (HttpContext context) =>
+        app.MapGet("/resetbody", async (HttpContext context, string? id) =>
         {
             context.Response.ContentLength = 1000;
             await context.Response.StartAsync();
             await context.Response.WriteAsync("partial");
             await context.Response.Body.FlushAsync();
+            if (id is not null)
+            {
+                await Gate(id).Task.WaitAsync(Patience, context.RequestAborted);
+            }
+
             context.Abort();
         });
     }

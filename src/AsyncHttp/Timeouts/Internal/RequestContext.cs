@@ -32,6 +32,7 @@ internal sealed class RequestContext
     private long _connectBudgetEnd = Never;
     private long _sockReadDeadline = Never;
     private long _armedAt = Never;
+    private HttpResponseMessage? _response;
     private int _fired;
     private int _completed;
 
@@ -128,7 +129,20 @@ internal sealed class RequestContext
     public RequestContext? Prev;
 
     /// <summary>The response of the request, once its headers are in; the session disposes it when it closes.</summary>
-    public HttpResponseMessage? Response { get; set; }
+    public HttpResponseMessage? Response
+    {
+        get => Volatile.Read(ref _response);
+        set
+        {
+            Volatile.Write(ref _response, value);
+
+            // Pairs with the fence in Abort: either Abort sees this response, or IsAborted is seen true after it.
+            Interlocked.MemoryBarrier();
+        }
+    }
+
+    /// <summary>True once the session aborted the request (it closed with the request in flight).</summary>
+    public bool IsAborted => Volatile.Read(ref _fired) == AbortFired;
 
     public void OnLeaseReleased(SlotLease lease)
     {
@@ -184,7 +198,9 @@ internal sealed class RequestContext
         if (_fired == CallerFired || _callerToken.IsCancellationRequested || readToken.IsCancellationRequested)
         {
             var token = readToken.IsCancellationRequested ? readToken : _callerToken;
-            return exception as OperationCanceledException ?? new OperationCanceledException("The request was cancelled.", exception, token);
+            return exception is OperationCanceledException oce && oce.CancellationToken == token
+                ? oce
+                : new OperationCanceledException("The request was cancelled.", exception, token);
         }
 
         if (FiredTimeout is { } kind)

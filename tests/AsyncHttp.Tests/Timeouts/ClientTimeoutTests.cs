@@ -1,0 +1,192 @@
+using AsyncHttp.Tests.Infrastructure;
+
+namespace AsyncHttp.Tests.Timeouts;
+
+/// <summary>
+/// Each timeout fires where DESIGN.md §3 says, with its own exception type naming it and its value. Time is a
+/// <see cref="SignalingTimeProvider"/>: the tests advance it when the code waits on it, and never sleep.
+/// </summary>
+public sealed class ClientTimeoutTests : IAsyncLifetime
+{
+    private readonly SignalingTimeProvider _time = new();
+    private TestServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private ClientSession Session(ClientTimeout timeout, int limit = 10)
+        => new("timeouts", new ClientSessionOptions { Limit = limit, Timeout = timeout }, _time);
+
+    [Fact]
+    public async Task Total_ServerStallsTheBody_FiresDuringReadAsStringAsync()
+    {
+        var total = TimeSpan.FromSeconds(10);
+        await using var session = Session(new ClientTimeout { Total = total });
+        await using var response = await session.GetAsync(_server.Url("slowbody?id=t1"));
+
+        var read = response.ReadAsStringAsync();
+        _time.Advance(total);
+
+        var error = await Assert.ThrowsAsync<TotalTimeoutException>(() => read.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeoutKind.Total, error.Kind);
+        Assert.Equal(total, error.Timeout);
+        Assert.Contains("Total", error.Message, StringComparison.Ordinal);
+        Assert.Contains("00:00:10", error.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<ClientTimeoutException>(error);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Total_NotYetElapsed_DoesNotFire()
+    {
+        await using var session = Session(new ClientTimeout { Total = TimeSpan.FromSeconds(10) });
+        await using var response = await session.GetAsync(_server.Url("slowbody?id=t2"));
+        var read = response.ReadAsStringAsync();
+
+        _time.Advance(TimeSpan.FromSeconds(9));
+        _server.Open("t2");
+
+        Assert.Equal("body:t2", await read.WaitAsync(TestServer.Patience));
+    }
+
+    [Fact]
+    public async Task Connect_RequestStuckInTheQueue_FiresWithConnectTimeout()
+    {
+        var connect = TimeSpan.FromSeconds(5);
+        await using var session = Session(new ClientTimeout { Connect = connect }, limit: 1);
+        var held = session.GetAsync(_server.Url("hold?id=c1"));
+        await _server.WhenArrived("c1");
+        var queued = session.GetAsync(_server.Url("hold?id=c2"));
+
+        _time.Advance(connect);
+
+        var error = await Assert.ThrowsAsync<ConnectTimeoutException>(() => queued.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeoutKind.Connect, error.Kind);
+        Assert.Equal(connect, error.Timeout);
+        Assert.Equal((1, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+
+        // The request already admitted is not bound by Connect any more.
+        _server.Open("c1");
+        await using var response = await held;
+        Assert.Equal("done:c1", await response.ReadAsStringAsync());
+        Assert.DoesNotContain("c2", _server.Arrivals);
+    }
+
+    [Fact]
+    public async Task SockRead_ChunksKeepComing_DoesNotFire_ThenAStallFires()
+    {
+        var sockRead = TimeSpan.FromSeconds(10);
+        await using var session = Session(new ClientTimeout { Total = null, SockRead = sockRead });
+        await using var response = await session.GetAsync(_server.Url("chunks?id=s1&count=6"));
+        var stream = await response.ReadAsStreamAsync();
+        var buffer = new byte[256];
+
+        // Five gaps of 9 s each: 45 s in all, far beyond SockRead, but no single gap reaches it.
+        for (var i = 0; i < 5; i++)
+        {
+            var read = stream.ReadAsync(buffer).AsTask();
+            _time.Advance(TimeSpan.FromSeconds(9));
+            _server.ReleaseChunk("s1");
+            var n = await read.WaitAsync(TestServer.Patience);
+            Assert.Equal($"chunk{i};", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+        }
+
+        var stalled = stream.ReadAsync(buffer).AsTask();
+        _time.Advance(sockRead);
+
+        var error = await Assert.ThrowsAsync<SocketReadTimeoutException>(() => stalled.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeoutKind.SockRead, error.Kind);
+        Assert.Equal(sockRead, error.Timeout);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task SockRead_ServerNeverSendsHeaders_Fires()
+    {
+        var sockRead = TimeSpan.FromSeconds(7);
+        await using var session = Session(new ClientTimeout { SockRead = sockRead });
+        var request = session.GetAsync(_server.Url("hold?id=s2"));
+        await _server.WhenArrived("s2");
+
+        _time.Advance(sockRead);
+
+        await Assert.ThrowsAsync<SocketReadTimeoutException>(() => request.WaitAsync(TestServer.Patience));
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task SockConnect_ConnectNeverCompletes_FiresWithSocketConnectTimeout()
+    {
+        var sockConnect = TimeSpan.FromSeconds(13);
+        using var backlog = await LoopbackSockets.FullBacklogAsync();
+        await using var session = Session(new ClientTimeout { SockConnect = sockConnect }, limit: 1);
+        var request = session.GetAsync($"http://127.0.0.1:{backlog.Port}/");
+
+        await _time.WhenTimerCreated(sockConnect);
+        _time.Advance(sockConnect);
+
+        var error = await Assert.ThrowsAsync<SocketConnectTimeoutException>(() => request.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeoutKind.SockConnect, error.Kind);
+        Assert.Equal(sockConnect, error.Timeout);
+        Assert.IsAssignableFrom<ConnectTimeoutException>(error);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task Connect_TighterThanSockConnect_BoundsTheConnectAttempt()
+    {
+        var connect = TimeSpan.FromSeconds(3);
+        using var backlog = await LoopbackSockets.FullBacklogAsync();
+        await using var session = Session(new ClientTimeout { Connect = connect, SockConnect = TimeSpan.FromSeconds(30) });
+        var request = session.GetAsync($"http://127.0.0.1:{backlog.Port}/");
+
+        await _time.WhenTimerCreated(connect);
+        _time.Advance(connect);
+
+        var error = await Assert.ThrowsAsync<ConnectTimeoutException>(() => request.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeoutKind.Connect, error.Kind);
+    }
+
+    [Fact]
+    public async Task CallerToken_WithTimeoutsSet_GivesOperationCanceledNotATimeout()
+    {
+        await using var session = Session(new ClientTimeout { Total = TimeSpan.FromSeconds(10), SockRead = TimeSpan.FromSeconds(5) });
+        using var cts = new CancellationTokenSource();
+        var request = session.GetAsync(_server.Url("hold?id=k1"), cancellationToken: cts.Token);
+        await _server.WhenArrived("k1");
+
+        await cts.CancelAsync();
+
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        Assert.IsNotAssignableFrom<ClientTimeoutException>(error);
+        Assert.Equal(cts.Token, error.CancellationToken);
+    }
+
+    [Fact]
+    public async Task PerRequestTimeout_ReplacesTheSessions()
+    {
+        await using var session = Session(new ClientTimeout { Total = TimeSpan.FromSeconds(100) });
+        await using var response = await session.GetAsync(
+            _server.Url("slowbody?id=p1"),
+            new RequestOptions { Timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(2) } });
+        var read = response.ReadAsStringAsync();
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        var error = await Assert.ThrowsAsync<TotalTimeoutException>(() => read.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeSpan.FromSeconds(2), error.Timeout);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(0)]
+    public void Validate_NonPositiveTimeout_IsRejectedNamingTheKey(int seconds)
+    {
+        var options = new ClientSessionOptions { Timeout = { SockRead = TimeSpan.FromSeconds(seconds) } };
+
+        var error = Assert.Single(options.Validate());
+
+        Assert.StartsWith("Timeout:SockRead", error, StringComparison.Ordinal);
+    }
+}
