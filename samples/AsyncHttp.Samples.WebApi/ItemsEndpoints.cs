@@ -73,12 +73,3 @@ internal static class ItemsEndpoints
         return ids.Length is > 0 and <= MaxIds;
     }
 }
-
-/// <summary>What the upstream's <c>item/{id}</c> returns (its <c>data</c> padding is skipped).</summary>
-internal sealed record UpstreamItem(int Id, int LatencyMs, int Size);
-
-/// <summary>One item in the aggregate.</summary>
-internal sealed record ItemSummary(int Id, int Size, int LatencyMs);
-
-/// <summary>The answer of <c>GET /items</c>.</summary>
-internal sealed record ItemsAggregate(int Count, long TotalBytes, int SlowestUpstreamMs, ItemSummary[] Items);

@@ -74,15 +74,3 @@ internal sealed class SessionRecorder(string session)
     private static TimeSpan Percentile(TimeSpan[] sorted, double p)
         => sorted.Length == 0 ? TimeSpan.Zero : sorted[Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }
-
-/// <summary>The numbers of one session at the end of the crawl.</summary>
-internal sealed record SessionReport(
-    string Session,
-    int Requests,
-    int Failed,
-    long Bytes,
-    TimeSpan P50,
-    TimeSpan P99,
-    int MaxInUse,
-    int MaxQueueDepth,
-    string? FirstError);
