@@ -210,9 +210,9 @@ public sealed class ClientSessionReleaseTests : IAsyncLifetime
                         await using (var body = await session.GetAsync(_server.Url("big?size=500000"), cancellationToken: cts.Token))
                         {
                             var stream = await body.ReadAsStreamAsync(cts.Token);
-                            await stream.ReadAsync(new byte[1024], cts.Token);
+                            await stream.ReadAtLeastAsync(new byte[1024], 1, cancellationToken: cts.Token);
                             await cts.CancelAsync();
-                            await stream.ReadAsync(new byte[1024], cts.Token);
+                            await stream.ReadAtLeastAsync(new byte[1024], 1, cancellationToken: cts.Token);
                         }
 
                         break;
