@@ -15,8 +15,9 @@ internal static class Transport
         var sockConnect = options.Timeout.SockConnect;
         var handler = new SocketsHttpHandler
         {
-            // Admission already bounds requests; the handler must never queue below it.
-            MaxConnectionsPerServer = options.LimitPerHost > 0 ? options.LimitPerHost : options.Limit > 0 ? options.Limit : int.MaxValue,
+            // Admission already bounds requests; the handler must never queue below it. No cap taken from the limits:
+            // after a reload raises them, requests admitted from the queue still go through this handler.
+            MaxConnectionsPerServer = int.MaxValue,
             PooledConnectionIdleTimeout = options.ForceClose ? TimeSpan.Zero : options.KeepAliveTimeout,
             PooledConnectionLifetime = options.ForceClose ? TimeSpan.Zero : System.Threading.Timeout.InfiniteTimeSpan,
             AllowAutoRedirect = false,
