@@ -59,6 +59,17 @@ public sealed class WorkerSampleTests
     }
 
     [Fact]
+    public async Task RunAsync_UpstreamDown_ExitsWithOneBeforeCrawling()
+    {
+        // Nothing listens on port 1 of the loopback address: the connection is refused at once.
+        var (exitCode, output) = await RunWorkerAsync(["--upstream", "http://127.0.0.1:1/"]);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("did not answer", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Summary", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_InvalidSessionSetting_ExitsWithTwoNamingSessionAndKey()
     {
         var (exitCode, output) = await RunWorkerAsync(["--AsyncHttp:Sessions:bulk:Limit=-1"]);
