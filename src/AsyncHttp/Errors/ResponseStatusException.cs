@@ -22,7 +22,7 @@ public class ResponseStatusException : ClientException
         Uri requestUri,
         HttpMethod method,
         HttpResponseHeaders headers,
-        IReadOnlyList<Uri>? history = null)
+        IReadOnlyList<RedirectHop>? history = null)
         : base($"{method} {UrlRedaction.Redact(requestUri)} returned {(int)statusCode} {reasonPhrase}.", null, HttpRequestError.Unknown, statusCode)
     {
         ArgumentNullException.ThrowIfNull(requestUri);
@@ -47,6 +47,6 @@ public class ResponseStatusException : ClientException
     /// <summary>The response headers.</summary>
     public HttpResponseHeaders Headers { get; }
 
-    /// <summary>The URLs of the redirect responses that led to this one, oldest first.</summary>
-    public IReadOnlyList<Uri> History { get; }
+    /// <summary>The redirects that led to this response, oldest first.</summary>
+    public IReadOnlyList<RedirectHop> History { get; }
 }

@@ -38,4 +38,26 @@ internal static class UrlResolution
 
         return url;
     }
+
+    /// <summary>Appends escaped query parameters to those <paramref name="url"/> already has.</summary>
+    public static Uri AppendQuery(Uri url, IEnumerable<KeyValuePair<string, string?>>? parameters)
+    {
+        if (parameters is null)
+        {
+            return url;
+        }
+
+        var query = new System.Text.StringBuilder(url.Query.Length > 1 ? url.Query[1..] : string.Empty);
+        foreach (var (name, value) in parameters)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(name, nameof(parameters));
+            query.Append(query.Length > 0 ? "&" : string.Empty).Append(Uri.EscapeDataString(name));
+            if (value is not null)
+            {
+                query.Append('=').Append(Uri.EscapeDataString(value));
+            }
+        }
+
+        return new UriBuilder(url) { Query = query.ToString() }.Uri;
+    }
 }

@@ -1,7 +1,11 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using AsyncHttp.Internal;
 
 namespace AsyncHttp;
@@ -17,7 +21,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     private readonly RequestContext _context;
     private int _released;
 
-    internal ClientResponse(HttpRequestMessage request, HttpResponseMessage message, RequestContext context, IReadOnlyList<Uri>? history = null)
+    internal ClientResponse(HttpRequestMessage request, HttpResponseMessage message, RequestContext context, IReadOnlyList<RedirectHop>? history = null)
     {
         _message = message;
         _context = context;
@@ -76,8 +80,8 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <summary>The headers of the body (Content-Type, Content-Length, ...).</summary>
     public HttpContentHeaders ContentHeaders => _message.Content.Headers;
 
-    /// <summary>The URLs of the redirect responses that led to this one, oldest first.</summary>
-    public IReadOnlyList<Uri> History { get; }
+    /// <summary>The redirects that led to this response, oldest first.</summary>
+    public IReadOnlyList<RedirectHop> History { get; }
 
     /// <summary>True once the slot went back to the connector: the body was read to its end, or the response released.</summary>
     public bool IsReleased => Volatile.Read(ref _released) != 0
@@ -175,6 +179,108 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         return Decode(bytes, ContentHeaders.ContentType?.CharSet);
     }
 
+    /// <summary>
+    /// Reads the body as JSON into a <typeparamref name="T"/> (trimming- and AOT-safe), after checking that the
+    /// Content-Type is <c>application/json</c> or a <c>+json</c> type; releases the slot.
+    /// </summary>
+    /// <typeparam name="T">The type to read.</typeparam>
+    /// <param name="jsonTypeInfo">The source-generated metadata of <typeparamref name="T"/>.</param>
+    /// <param name="cancellationToken">Cancels the read (and the request).</param>
+    /// <exception cref="ContentTypeException">The response is not JSON.</exception>
+    /// <exception cref="ClientPayloadException">The body is not valid JSON for <typeparamref name="T"/>.</exception>
+    public async Task<T?> ReadFromJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        var mediaType = ContentHeaders.ContentType?.MediaType;
+        if (mediaType is null
+            || !(mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new ContentTypeException("application/json", ContentHeaders.ContentType?.ToString());
+        }
+
+        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var charset = ContentHeaders.ContentType?.CharSet;
+            var utf8 = string.IsNullOrEmpty(charset) || charset.Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase)
+                ? stream
+                : Encoding.CreateTranscodingStream(stream, GetEncoding(charset), Encoding.UTF8, leaveOpen: true);
+            try
+            {
+                return await JsonSerializer.DeserializeAsync(utf8, jsonTypeInfo, cancellationToken).ConfigureAwait(false);
+            }
+            catch (JsonException ex)
+            {
+                throw new ClientPayloadException($"The response body is not valid JSON for {typeof(T).Name}: {ex.Message}", ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the body as JSON into a <typeparamref name="T"/> with reflection-based serialization; see
+    /// <see cref="ReadFromJsonAsync{T}(JsonTypeInfo{T}, CancellationToken)"/> for the trimming-safe overload.
+    /// </summary>
+    /// <typeparam name="T">The type to read.</typeparam>
+    /// <param name="options">Serializer options; <see cref="JsonSerializerOptions.Web"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the read (and the request).</param>
+    [RequiresUnreferencedCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
+    [RequiresDynamicCode("Reflection-based JSON; use the JsonTypeInfo overload for trimming and AOT.")]
+    public Task<T?> ReadFromJsonAsync<T>(JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= JsonSerializerOptions.Web;
+        options.MakeReadOnly(populateMissingResolver: true);
+        return ReadFromJsonAsync((JsonTypeInfo<T>)options.GetTypeInfo(typeof(T)), cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads the body chunk by chunk as the server sends it (each chunk is a new array the caller may keep); the end
+    /// of the body, or leaving the loop early, releases the slot.
+    /// </summary>
+    /// <param name="bufferSize">The largest chunk returned.</param>
+    /// <param name="cancellationToken">Cancels the read (and the request).</param>
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(int bufferSize = 16 * 1024, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bufferSize);
+        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+            try
+            {
+                while (true)
+                {
+                    var read = await stream.ReadAsync(buffer.AsMemory(0, bufferSize), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        yield break;
+                    }
+
+                    yield return buffer.AsSpan(0, read).ToArray();
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the body line by line (LF or CRLF), decoded with the charset of Content-Type (UTF-8 by default); the end
+    /// of the body, or leaving the loop early, releases the slot.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read (and the request).</param>
+    public async IAsyncEnumerable<string> ReadLinesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var encoding = GetEncoding(ContentHeaders.ContentType?.CharSet);
+        var stream = await ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(stream, encoding, detectEncodingFromByteOrderMarks: true);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            yield return line;
+        }
+    }
+
     /// <summary>Gives the slot back now, closing the connection if the body was not read to its end.</summary>
     public void Release() => Dispose();
 
@@ -205,20 +311,26 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     private static ClientPayloadException TooLarge(long limit)
         => new($"The response body is larger than MaxResponseContentBufferSize ({limit} bytes); read it as a stream instead.");
 
+    private static Encoding GetEncoding(string? charset)
+    {
+        if (string.IsNullOrEmpty(charset))
+        {
+            return Encoding.UTF8;
+        }
+
+        try
+        {
+            return Encoding.GetEncoding(charset.Trim('"'));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ClientPayloadException($"The response charset '{charset}' is not supported.", ex);
+        }
+    }
+
     internal static string Decode(byte[] bytes, string? charset)
     {
-        var encoding = Encoding.UTF8;
-        if (!string.IsNullOrEmpty(charset))
-        {
-            try
-            {
-                encoding = Encoding.GetEncoding(charset.Trim('"'));
-            }
-            catch (ArgumentException)
-            {
-                throw new ClientPayloadException($"The response charset '{charset}' is not supported.");
-            }
-        }
+        var encoding = GetEncoding(charset);
 
         // A byte-order mark wins over the declared charset, as browsers and HttpContent do.
         ReadOnlySpan<byte> span = bytes;

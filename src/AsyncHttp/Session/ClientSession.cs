@@ -23,6 +23,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly List<HttpMessageInvoker> _retired = [];
+    private readonly Func<DelegatingHandler>[] _middlewares;
     private Pipeline _pipeline;
     private RequestContext? _live;
     private Task? _closing;
@@ -40,15 +41,27 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     /// <param name="options">The settings; the session takes a copy. <see langword="null"/> takes the defaults.</param>
     /// <param name="timeProvider">The clock for timeouts and the DNS cache; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="loggerFactory">Where the session logs (category <c>AsyncHttp.ClientSession.{name}</c>); nowhere when null.</param>
+    /// <param name="middlewares">
+    /// Factories of the session's middlewares, <see cref="DelegatingHandler"/>s that wrap each request (each redirect
+    /// hop) inside the total timeout and outside admission; the first is outermost. A factory is called again when
+    /// the session builds a new pipeline, so it must return a new handler each time.
+    /// </param>
     /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one.</exception>
-    public ClientSession(string name, ClientSessionOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    public ClientSession(
+        string name,
+        ClientSessionOptions? options = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IEnumerable<Func<DelegatingHandler>>? middlewares = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
+        _middlewares = middlewares?.ToArray() ?? [];
         var snapshot = Checked(options ?? new ClientSessionOptions(), name);
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
         Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+        Cookies = new CookieJar(snapshot.UnsafeCookies);
         _pipeline = BuildPipeline(snapshot);
     }
 
@@ -57,6 +70,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>The connector: limits, queue and statistics.</summary>
     public Connector Connector { get; }
+
+    /// <summary>The session's cookies (used when <see cref="ClientSessionOptions.UseCookies"/> is on).</summary>
+    public CookieJar Cookies { get; }
 
     /// <summary>True once <see cref="CloseAsync"/> or dispose has begun.</summary>
     public bool IsClosed => _closed;
@@ -137,21 +153,50 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_closed, this);
         var pipeline = Volatile.Read(ref _pipeline);
-        request.RequestUri = UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress);
+        request.RequestUri = UrlResolution.AppendQuery(UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress), options?.Query);
         ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
+        if (pipeline.Options.AutoDecompress && !request.Headers.NonValidated.Contains("Accept-Encoding"))
+        {
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
+        }
+
         var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken);
         request.Options.Set(RequestContext.OptionsKey, context);
-        return SendCoreAsync(request, pipeline, context, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
+        return SendCoreAsync(request, pipeline, context, options);
     }
 
-    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestContext context, bool raiseForStatus)
+    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestContext context, RequestOptions? options)
     {
         Track(context);
         context.Start();
+        var cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies);
+        var followRedirects = options?.AllowRedirects ?? true;
+        List<RedirectHop>? hops = null;
         HttpResponseMessage response;
         try
         {
-            response = await pipeline.Invoker.SendAsync(request, context.Token).ConfigureAwait(false);
+            while (true)
+            {
+                cookies.Apply(request);
+                response = await pipeline.Invoker.SendAsync(request, context.Token).ConfigureAwait(false);
+                cookies.Store(request.RequestUri!, response);
+                if (!followRedirects || RedirectPolicy.GetLocation(request, response) is not { } location)
+                {
+                    break;
+                }
+
+                // Each hop gives its slot back before the next one takes a slot.
+                hops ??= [];
+                hops.Add(new RedirectHop(request.Method, request.RequestUri!, response.StatusCode, location));
+                response.Dispose();
+                if (hops.Count > pipeline.Options.MaxRedirects)
+                {
+                    throw new TooManyRedirectsException(pipeline.Options.MaxRedirects, hops);
+                }
+
+                request = RedirectPolicy.Next(request, response.StatusCode, location);
+                request.Options.Set(RequestContext.OptionsKey, context);
+            }
         }
         catch (Exception ex)
         {
@@ -168,7 +213,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         context.HeadersReceived();
-        var result = new ClientResponse(request, response, context);
+        var result = new ClientResponse(request, response, context, hops);
         if (context.IsAborted)
         {
             // The session aborted this request while its headers were on their way, before it could see the response.
@@ -176,7 +221,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             throw new SessionClosedException(Name);
         }
 
-        if (raiseForStatus && result.Status >= 400)
+        if ((options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus) && result.Status >= 400)
         {
             var error = result.CreateStatusException();
             result.Dispose();
@@ -338,7 +383,14 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     private Pipeline BuildPipeline(ClientSessionOptions options)
     {
         var transport = Transport.Create(options, Connector, _time);
-        HttpMessageHandler handler = new AdmissionHandler(Connector, transport);
+        HttpMessageHandler handler = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null);
+        for (var i = _middlewares.Length - 1; i >= 0; i--)
+        {
+            var middleware = _middlewares[i]() ?? throw new InvalidOperationException($"A middleware factory of session '{Name}' returned null.");
+            middleware.InnerHandler = handler;
+            handler = middleware;
+        }
+
         return new Pipeline(options, new HttpMessageInvoker(handler, disposeHandler: true));
     }
 

@@ -70,6 +70,25 @@ public sealed class ClientSessionOptions
     /// <value>16 MiB.</value>
     public long MaxResponseContentBufferSize { get; set; } = ClientSessionDefaults.MaxResponseContentBufferSize;
 
+    /// <summary>The most redirects followed for one request; one more fails with <see cref="TooManyRedirectsException"/>.</summary>
+    /// <value>10.</value>
+    public int MaxRedirects { get; set; } = ClientSessionDefaults.MaxRedirects;
+
+    /// <summary>Keep a cookie jar for the session: store the cookies responses set and send them back.</summary>
+    /// <value><see langword="true"/>.</value>
+    public bool UseCookies { get; set; } = true;
+
+    /// <summary>Accept cookies from hosts given as IP addresses, which browsers and aiohttp refuse by default.</summary>
+    /// <value><see langword="false"/>.</value>
+    public bool UnsafeCookies { get; set; }
+
+    /// <summary>
+    /// The most bytes a compressed body may decompress to; beyond it reading fails with
+    /// <see cref="ClientPayloadException"/>, so a small compressed body cannot exhaust memory.
+    /// </summary>
+    /// <value>256 MiB.</value>
+    public long MaxDecompressedContentSize { get; set; } = ClientSessionDefaults.MaxDecompressedContentSize;
+
     /// <summary>
     /// Accept any server certificate over https. Only for tests against a self-signed server: it turns off the
     /// protection TLS gives.
@@ -97,6 +116,10 @@ public sealed class ClientSessionOptions
         AutoDecompress = AutoDecompress,
         MaxResponseHeadersLength = MaxResponseHeadersLength,
         MaxResponseContentBufferSize = MaxResponseContentBufferSize,
+        MaxRedirects = MaxRedirects,
+        UseCookies = UseCookies,
+        UnsafeCookies = UnsafeCookies,
+        MaxDecompressedContentSize = MaxDecompressedContentSize,
         DangerousAcceptAnyServerCertificate = DangerousAcceptAnyServerCertificate,
         ServerCertificateValidationCallback = ServerCertificateValidationCallback,
     };
@@ -181,6 +204,16 @@ public sealed class ClientSessionOptions
         if (MaxResponseContentBufferSize <= 0)
         {
             errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");
+        }
+
+        if (MaxRedirects < 0)
+        {
+            errors.Add($"MaxRedirects must be 0 (no redirects followed) or more; it is {MaxRedirects}.");
+        }
+
+        if (MaxDecompressedContentSize <= 0)
+        {
+            errors.Add($"MaxDecompressedContentSize must be positive; it is {MaxDecompressedContentSize}.");
         }
 
         return errors;

@@ -9,6 +9,15 @@ public sealed class RequestOptions
     /// <summary>Timeouts for this request, replacing the session's <see cref="ClientSessionOptions.Timeout"/> as a whole.</summary>
     public ClientTimeout? Timeout { get; set; }
 
+    /// <summary>Follow redirects; unset follows them (up to <see cref="ClientSessionOptions.MaxRedirects"/>).</summary>
+    public bool? AllowRedirects { get; set; }
+
+    /// <summary>Cookies sent with this request only, besides those of the session's jar; they are not stored.</summary>
+    public IDictionary<string, string>? Cookies { get; set; }
+
+    /// <summary>Query parameters appended to those the URL already has (names and values are escaped).</summary>
+    public IEnumerable<KeyValuePair<string, string?>>? Query { get; set; }
+
     /// <summary>Throw <see cref="ResponseStatusException"/> for status 400 or above; unset takes <see cref="ClientSessionOptions.RaiseForStatus"/>.</summary>
     public bool? RaiseForStatus { get; set; }
 }

@@ -7,11 +7,16 @@ namespace AsyncHttp.Internal;
 internal sealed class AdmissionHandler : DelegatingHandler
 {
     private readonly Connector _connector;
+    private readonly long? _maxDecompressedSize;
 
-    public AdmissionHandler(Connector connector, HttpMessageHandler transport)
+    /// <param name="connector">The connector whose slots requests take.</param>
+    /// <param name="transport">The transport below.</param>
+    /// <param name="maxDecompressedSize">Decode compressed bodies up to this size; null leaves them encoded.</param>
+    public AdmissionHandler(Connector connector, HttpMessageHandler transport, long? maxDecompressedSize)
         : base(transport)
     {
         _connector = connector;
+        _maxDecompressedSize = maxDecompressedSize;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -30,7 +35,7 @@ internal sealed class AdmissionHandler : DelegatingHandler
             throw;
         }
 
-        response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context);
+        response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context, _maxDecompressedSize);
         return response;
     }
 }

@@ -11,14 +11,29 @@ internal sealed class ReleasingContent : HttpContent
     private readonly HttpContent _inner;
     private readonly SlotLease _lease;
     private readonly RequestContext? _context;
+    private readonly string? _encoding;
+    private readonly long _maxDecodedSize;
 
-    public ReleasingContent(HttpContent inner, SlotLease lease, RequestContext? context)
+    public ReleasingContent(HttpContent inner, SlotLease lease, RequestContext? context, long? maxDecodedSize)
     {
         _inner = inner;
         _lease = lease;
         _context = context;
+        if (maxDecodedSize is { } max && DecodingStream.Supported(inner.Headers.ContentEncoding) is { } encoding)
+        {
+            _encoding = encoding;
+            _maxDecodedSize = max;
+        }
+
         foreach (var header in inner.Headers.NonValidated)
         {
+            // A decoded body no longer has the encoding or the length the server declared.
+            if (_encoding is not null
+                && (header.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) || header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
             Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
     }
@@ -26,12 +41,18 @@ internal sealed class ReleasingContent : HttpContent
     public SlotLease Lease => _lease;
 
     protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-        => new ReleasingStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), _lease, _context);
+        => Wrap(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
     protected override Stream CreateContentReadStream(CancellationToken cancellationToken)
-        => new ReleasingStream(_inner.ReadAsStream(cancellationToken), _lease, _context);
+        => Wrap(_inner.ReadAsStream(cancellationToken));
+
+    private Stream Wrap(Stream transport)
+    {
+        var body = new ReleasingStream(transport, _lease, _context);
+        return _encoding is null ? body : new DecodingStream(body, _encoding, _maxDecodedSize);
+    }
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {

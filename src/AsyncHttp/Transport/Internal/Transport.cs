@@ -23,7 +23,8 @@ internal static class Transport
             AllowAutoRedirect = false,
             UseCookies = false,
             UseProxy = false,
-            AutomaticDecompression = options.AutoDecompress ? DecompressionMethods.All : DecompressionMethods.None,
+            // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
+            AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, cancellationToken),
         };

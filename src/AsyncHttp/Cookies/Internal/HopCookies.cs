@@ -1,0 +1,58 @@
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// The Cookie header of each hop of one request: the jar's cookies for the hop's URL, plus, while the request stays
+/// on its first origin, the caller's own Cookie header and per-request cookies.
+/// </summary>
+internal sealed class HopCookies
+{
+    private readonly CookieJar? _jar;
+    private readonly Uri _origin;
+    private readonly string? _explicit;
+
+    public HopCookies(HttpRequestMessage request, CookieJar? jar, IDictionary<string, string>? perRequest)
+    {
+        _jar = jar;
+        _origin = request.RequestUri!;
+        var parts = new List<string>();
+        if (request.Headers.NonValidated.TryGetValues("Cookie", out var values))
+        {
+            parts.AddRange(values);
+            request.Headers.Remove("Cookie");
+        }
+
+        if (perRequest is not null)
+        {
+            foreach (var (name, value) in perRequest)
+            {
+                if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value) || value.AsSpan().IndexOfAny(';', ',') >= 0)
+                {
+                    throw new ArgumentException($"Cookie '{name}' has an invalid name or value.", nameof(perRequest));
+                }
+
+                parts.Add($"{name}={value}");
+            }
+        }
+
+        _explicit = parts.Count == 0 ? null : string.Join("; ", parts);
+    }
+
+    public void Apply(HttpRequestMessage request)
+    {
+        if (_jar is null && _explicit is null)
+        {
+            return;
+        }
+
+        var fromJar = _jar?.GetCookieHeader(request.RequestUri!);
+        var own = RedirectPolicy.SameOrigin(_origin, request.RequestUri!) ? _explicit : null;
+        var header = string.IsNullOrEmpty(fromJar) ? own : own is null ? fromJar : own + "; " + fromJar;
+        request.Headers.Remove("Cookie");
+        if (!string.IsNullOrEmpty(header))
+        {
+            request.Headers.TryAddWithoutValidation("Cookie", header);
+        }
+    }
+
+    public void Store(Uri url, HttpResponseMessage response) => _jar?.Store(url, response);
+}

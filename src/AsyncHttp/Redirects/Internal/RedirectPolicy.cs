@@ -1,0 +1,67 @@
+using System.Net;
+
+namespace AsyncHttp.Internal;
+
+/// <summary>How the session follows a redirect: which responses are redirects and what the next request looks like.</summary>
+internal static class RedirectPolicy
+{
+    /// <summary>The Location of a redirect response resolved against its URL, or null when it is not one to follow.</summary>
+    public static Uri? GetLocation(HttpRequestMessage request, HttpResponseMessage response)
+    {
+        if (response.StatusCode is not (HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
+            or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect))
+        {
+            return null;
+        }
+
+        var location = response.Headers.Location;
+        if (location is null)
+        {
+            return null;
+        }
+
+        var target = location.IsAbsoluteUri ? location : new Uri(request.RequestUri!, location);
+        return target.Scheme == Uri.UriSchemeHttp || target.Scheme == Uri.UriSchemeHttps ? target : null;
+    }
+
+    /// <summary>
+    /// The request for the next hop: 303 (and 301/302 after POST) become GET without a body, 307/308 keep method and
+    /// body; credentials are dropped when the hop leaves the origin. Cookies are set per hop by the session.
+    /// </summary>
+    public static HttpRequestMessage Next(HttpRequestMessage previous, HttpStatusCode status, Uri location)
+    {
+        var method = previous.Method;
+        var toGet = (status == HttpStatusCode.SeeOther && method != HttpMethod.Head)
+            || (status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found && method == HttpMethod.Post);
+        var next = new HttpRequestMessage(toGet ? HttpMethod.Get : method, location)
+        {
+            Version = previous.Version,
+            VersionPolicy = previous.VersionPolicy,
+            Content = toGet ? null : previous.Content,
+        };
+
+        var crossOrigin = !SameOrigin(previous.RequestUri!, location);
+        foreach (var header in previous.Headers.NonValidated)
+        {
+            if (header.Key.Equals("Host", StringComparison.OrdinalIgnoreCase)
+                || header.Key.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
+                || (crossOrigin && IsCredential(header.Key)))
+            {
+                continue;
+            }
+
+            next.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        return next;
+    }
+
+    public static bool SameOrigin(Uri a, Uri b)
+        => string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)
+        && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase)
+        && a.Port == b.Port;
+
+    private static bool IsCredential(string name)
+        => name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase);
+}
