@@ -92,13 +92,13 @@ public sealed class ConfigurationBindingTests
     }
 
     [Theory]
-    [InlineData("\"Limt\": 4", "Limt")]
+    [InlineData("\"Limt\": 4", "AsyncHttp:Sessions:bulk:Limt")]
     [InlineData("\"Limit\": -1", "Limit")]
     [InlineData("\"Timeout\": { \"Total\": \"-00:00:05\" }", "Timeout:Total")]
     [InlineData("\"BaseAddress\": \"api/v1/\"", "BaseAddress")]
-    [InlineData("\"Timeout\": { \"Totl\": \"00:00:05\" }", "Totl")]
-    [InlineData("\"Limit\": \"many\"", "Limit")]
-    [InlineData("\"ServerCertificateValidationCallback\": \"accept\"", "ServerCertificateValidationCallback")]
+    [InlineData("\"Timeout\": { \"Totl\": \"00:00:05\" }", "AsyncHttp:Sessions:bulk:Timeout:Totl")]
+    [InlineData("\"Limit\": \"many\"", "AsyncHttp:Sessions:bulk:Limit")]
+    [InlineData("\"ServerCertificateValidationCallback\": \"accept\"", "AsyncHttp:Sessions:bulk:ServerCertificateValidationCallback")]
     public async Task StartAsync_BadSetting_StopsTheHostNamingSessionAndKey(string badSetting, string key)
     {
         using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), "{ " + badSetting + " }"));
