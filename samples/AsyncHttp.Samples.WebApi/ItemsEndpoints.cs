@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using AsyncHttp.Extensions;
 
 namespace AsyncHttp.Samples.WebApi;
@@ -52,9 +51,8 @@ internal static class ItemsEndpoints
         await using var response = await session.GetAsync($"item/{id}", cancellationToken: cancellationToken);
         response.EnsureSuccessStatusCode();
 
-        // Deserialized straight from the connection; reaching the end of the body gives the slot back.
-        await using var body = await response.ReadAsStreamAsync(cancellationToken);
-        return await JsonSerializer.DeserializeAsync<UpstreamItem>(body, JsonSerializerOptions.Web, cancellationToken)
+        // Deserialized straight from the connection (Content-Type checked); the end of the body gives the slot back.
+        return await response.ReadFromJsonAsync<UpstreamItem>(cancellationToken: cancellationToken)
             ?? throw new ClientPayloadException($"item/{id} returned an empty JSON document.");
     }
 
