@@ -153,6 +153,58 @@ public sealed class TestServer : IAsyncDisposable
             }
         });
         app.MapGet("/reset", (HttpContext context) => context.Abort());
+        app.Map("/redirect", (HttpContext context, string to, int? status, string? cookie) =>
+        {
+            if (cookie is not null)
+            {
+                context.Response.Headers.Append("Set-Cookie", cookie);
+            }
+
+            context.Response.StatusCode = status ?? 302;
+            context.Response.Headers.Location = to;
+        });
+        app.MapGet("/chain/{n:int}", (HttpContext context, int n) =>
+        {
+            if (n == 0)
+            {
+                return Results.Text("end");
+            }
+
+            return Results.Redirect($"/chain/{n - 1}");
+        });
+        app.Map("/method", async (HttpContext context) =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            var body = await reader.ReadToEndAsync();
+            return $"{context.Request.Method} {context.Request.ContentType} {body}";
+        });
+        app.MapGet("/setcookie", (HttpContext context, string cookie) =>
+        {
+            context.Response.Headers.Append("Set-Cookie", cookie);
+            return "set";
+        });
+        app.MapGet("/cookies/{**path}", (HttpRequest request) => request.Headers.Cookie.ToString());
+        app.MapGet("/json", () => Results.Json(new { name = "ada", count = 3 }));
+        app.MapGet("/html", () => Results.Content("<html>error</html>", "text/html"));
+        app.MapGet("/latin1", () => Results.Bytes(System.Text.Encoding.Latin1.GetBytes("café"), "text/plain; charset=iso-8859-1"));
+        app.MapGet("/lines", () => Results.Text("first\nsecond\r\nthird", "text/plain"));
+        app.MapGet("/compressed", (HttpContext context, string encoding, int size) =>
+        {
+            var output = new MemoryStream();
+            using (Stream compressor = encoding switch
+            {
+                "gzip" => new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+                "deflate" => new System.IO.Compression.ZLibStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+                _ => new System.IO.Compression.BrotliStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            })
+            {
+                compressor.Write(new byte[size]);
+            }
+
+            context.Response.Headers.ContentEncoding = encoding;
+            return Results.Bytes(output.ToArray(), "application/octet-stream");
+        });
+        app.MapGet("/flaky", (string id) => Gate("flaky:" + id).TrySetResult() ? Results.StatusCode(503) : Results.Text("recovered"));
         app.MapGet("/resetbody", async (HttpContext context, string? id) =>
         {
             context.Response.ContentLength = 1000;

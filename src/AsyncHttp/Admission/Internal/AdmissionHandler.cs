@@ -27,7 +27,16 @@ internal sealed class AdmissionHandler : DelegatingHandler
         try
         {
             context?.Admitted();
-            response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (IsIdempotent(request.Method) && IsClosedBeforeResponse(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // The server closed the connection before answering, typically a kept-alive connection it had just
+                // dropped: an idempotent request is sent once more, on a fresh connection, with the slot it holds.
+                response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -37,5 +46,27 @@ internal sealed class AdmissionHandler : DelegatingHandler
 
         response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context, _maxDecompressedSize);
         return response;
+    }
+
+    private static bool IsIdempotent(HttpMethod method)
+        => method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Put
+        || method == HttpMethod.Delete || method == HttpMethod.Options || method == HttpMethod.Trace;
+
+    private static bool IsClosedBeforeResponse(HttpRequestException exception)
+    {
+        if (exception.HttpRequestError == HttpRequestError.ResponseEnded)
+        {
+            return true;
+        }
+
+        for (var e = exception.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -1,0 +1,100 @@
+using System.Net;
+using AsyncHttp.Tests.Infrastructure;
+using Polly;
+using Polly.Retry;
+
+namespace AsyncHttp.Tests.Middlewares;
+
+/// <summary>Middlewares are DelegatingHandlers: first added is outermost, once per hop, inside the Total timeout.</summary>
+public sealed class MiddlewareTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private sealed class SigningHandler(string name, List<string> calls) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            lock (calls)
+            {
+                calls.Add($"{name}:{request.RequestUri!.AbsolutePath}");
+            }
+
+            request.Headers.Remove("X-Signature");
+            request.Headers.Add("X-Signature", $"{name}({request.Method} {request.RequestUri.AbsolutePath})");
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    private sealed class StallingHandler : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+    }
+
+    private sealed class PollyHandler(ResiliencePipeline<HttpResponseMessage> pipeline) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            => await pipeline.ExecuteAsync(async ct => await base.SendAsync(request, ct), cancellationToken);
+    }
+
+    [Fact]
+    public async Task Middlewares_FirstAddedIsOutermost_AndRunOncePerRedirectHop()
+    {
+        var calls = new List<string>();
+        await using var session = new ClientSession("m", middlewares: [() => new SigningHandler("outer", calls), () => new SigningHandler("inner", calls)]);
+
+        await using var response = await session.GetAsync(_server.Url($"redirect?to=/headers"));
+        var headers = await response.ReadAsStringAsync();
+
+        Assert.Equal(["outer:/redirect", "inner:/redirect", "outer:/headers", "inner:/headers"], calls);
+        Assert.Contains("X-Signature: inner(GET /headers)", headers, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Middleware_ThatStalls_IsBoundByTheTotalTimeout()
+    {
+        var time = new SignalingTimeProvider();
+        await using var session = new ClientSession("m", new ClientSessionOptions { Timeout = { Total = TimeSpan.FromSeconds(4) } }, time, middlewares: [() => new StallingHandler()]);
+        var request = session.GetAsync(_server.Url("ok"));
+
+        time.Advance(TimeSpan.FromSeconds(4));
+
+        await Assert.ThrowsAsync<TotalTimeoutException>(() => request.WaitAsync(TestServer.Patience));
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task PollyRetry_SecondAttempt_TakesAFreshSlotOfTheLimit()
+    {
+        var attempts = 0;
+        var retry = new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = 1,
+                Delay = TimeSpan.Zero,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result?.StatusCode == HttpStatusCode.ServiceUnavailable),
+                OnRetry = _ =>
+                {
+                    Interlocked.Increment(ref attempts);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+
+        // Limit 1: the retry can only get a slot if the first attempt's response gave its slot back.
+        await using var session = new ClientSession("polly", new ClientSessionOptions { Limit = 1 }, middlewares: [() => new PollyHandler(retry)]);
+
+        await using var response = await session.GetAsync(_server.Url("flaky?id=p1")).WaitAsync(TestServer.Patience);
+
+        Assert.Equal(1, attempts);
+        Assert.Equal("recovered", await response.ReadAsStringAsync());
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+    }
+}
