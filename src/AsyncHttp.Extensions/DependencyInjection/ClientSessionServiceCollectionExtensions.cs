@@ -47,6 +47,11 @@ public static class ClientSessionServiceCollectionExtensions
     /// <c>AsyncHttp:Sessions</c>), named after the child's key and bound from it; unknown keys are rejected. Reloads
     /// of the configuration reach the sessions.
     /// </summary>
+    /// <remarks>
+    /// The sessions are the children present when this is called; a session added to the configuration later is
+    /// registered at the next start. Bind the defaults (<c>AsyncHttp:Defaults</c>) with
+    /// <see cref="ConfigureClientSessionDefaults(IServiceCollection, IConfiguration)"/>.
+    /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The section whose children are sessions.</param>
     /// <returns>The service collection.</returns>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,7 +19,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly string[] _names;
+    private readonly ReadOnlyCollection<string> _names;
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new();
@@ -39,7 +40,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _time = timeProvider ?? TimeProvider.System;
         _logger = _loggerFactory.CreateLogger("AsyncHttp.Extensions.SessionRegistry");
-        _names = [.. catalog.Names];
+        _names = Array.AsReadOnly(catalog.Names.ToArray());
         _changeRegistration = options.OnChange(OnOptionsChanged);
     }
 
@@ -52,7 +53,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             return session;
         }
 
-        var known = _names.Length == 0 ? "none are registered" : "the registered ones are " + string.Join(", ", _names.Select(n => $"'{n}'"));
+        var known = _names.Count == 0 ? "none are registered" : "the registered ones are " + string.Join(", ", _names.Select(n => $"'{n}'"));
         throw new KeyNotFoundException(
             $"No client session is named '{name}'; {known}. Register it with services.AddClientSession(\"{name}\") or in the configuration section given to AddClientSessions.");
     }
@@ -120,7 +121,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         {
             lock (_gate)
             {
-                if (_closed || !_sessions.TryGetValue(name, out var session))
+                if (_closed || !_sessions.TryGetValue(name, out var session) || session.IsClosed)
                 {
                     return;
                 }
