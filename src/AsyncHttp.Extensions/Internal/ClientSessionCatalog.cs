@@ -11,6 +11,7 @@ internal sealed class ClientSessionCatalog
 {
     private readonly List<string> _names = [];
     private readonly Dictionary<string, List<ClientSessionSetupStep>> _steps = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Func<IServiceProvider, DelegatingHandler>>> _middlewares = new(StringComparer.Ordinal);
 
     /// <summary>The steps that apply to every session, before the session's own.</summary>
     public List<ClientSessionSetupStep> Defaults { get; } = [];
@@ -29,11 +30,15 @@ internal sealed class ClientSessionCatalog
         }
 
         _steps.Add(name, []);
+        _middlewares.Add(name, []);
         _names.Add(name);
         return true;
     }
 
     public List<ClientSessionSetupStep> StepsOf(string name) => _steps[name];
+
+    /// <summary>The factories of the session's middlewares, outermost first.</summary>
+    public List<Func<IServiceProvider, DelegatingHandler>> MiddlewaresOf(string name) => _middlewares[name];
 
     /// <summary>Finds the catalog of <paramref name="services"/>, adding it on first use.</summary>
     public static ClientSessionCatalog From(IServiceCollection services)
