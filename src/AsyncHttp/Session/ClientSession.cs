@@ -22,11 +22,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private readonly List<HttpMessageInvoker> _retired = [];
+    private readonly List<PipelineGeneration> _retired = [];
     private readonly Func<DelegatingHandler>[] _middlewares;
     private Pipeline _pipeline;
     private RequestContext? _live;
     private Task? _closing;
+    private CancellationTokenSource? _graceEnd;
     private volatile bool _closed;
 
     /// <summary>Creates a session named <see cref="DefaultName"/>.</summary>
@@ -152,7 +153,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_closed, this);
-        var pipeline = Volatile.Read(ref _pipeline);
+        var pipeline = EnterPipeline();
         request.RequestUri = UrlResolution.AppendQuery(UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress), options?.Query);
         ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
         if (pipeline.Options.AutoDecompress && !request.Headers.NonValidated.Contains("Accept-Encoding"))
@@ -160,9 +161,27 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
         }
 
-        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken);
+        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken) { Generation = pipeline.Generation };
         request.Options.Set(RequestContext.OptionsKey, context);
         return SendCoreAsync(request, pipeline, context, options);
+    }
+
+    /// <summary>The current pipeline, counted as in use by one more request until that request's context completes.</summary>
+    private Pipeline EnterPipeline()
+    {
+        while (true)
+        {
+            var pipeline = Volatile.Read(ref _pipeline);
+            pipeline.Generation.Enter();
+
+            // A reload may have retired this generation between the read and the count: then take the new one.
+            if (ReferenceEquals(pipeline.Generation, Volatile.Read(ref _pipeline).Generation))
+            {
+                return pipeline;
+            }
+
+            pipeline.Generation.Exit();
+        }
     }
 
     private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestContext context, RequestOptions? options)
@@ -239,15 +258,42 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Ends the grace period for requests in flight.</param>
     public Task CloseAsync(CancellationToken cancellationToken = default)
     {
+        CancellationTokenSource graceEnd;
         lock (_gate)
         {
             if (_closing is null)
             {
                 _closed = true;
-                _closing = CloseCoreAsync(cancellationToken);
+                _graceEnd = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _closing = CloseCoreAsync(_graceEnd.Token);
+                return _closing;
             }
 
-            return _closing;
+            graceEnd = _graceEnd!;
+        }
+
+        // A close already under way: this caller's token (an immediate one for Dispose) can shorten its grace period.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            CancelGrace(graceEnd);
+        }
+        else if (cancellationToken.CanBeCanceled)
+        {
+            cancellationToken.UnsafeRegister(static s => CancelGrace((CancellationTokenSource)s!), graceEnd);
+        }
+
+        return _closing;
+
+        static void CancelGrace(CancellationTokenSource source)
+        {
+            try
+            {
+                source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The close has finished already.
+            }
         }
     }
 
@@ -268,11 +314,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         AbortLive();
-        foreach (var invoker in TakeInvokers())
+        foreach (var generation in TakeGenerations())
         {
-            invoker.Dispose();
+            generation.Dispose();
         }
 
+        _graceEnd?.Dispose();
         Log.Closed(_logger, Name);
     }
 
@@ -286,8 +333,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Applies new settings to the requests that start from now on; requests in flight keep the settings they began
-    /// with. A change of transport settings (keep-alive, TLS, limits) starts a new connection pool; the old one is
-    /// closed with the session.
+    /// with. New limits apply to the queue at once. A change of transport settings (keep-alive, TLS, ...) starts a
+    /// new connection pool; the old one is disposed once the requests using it are released.
     /// </summary>
     internal void Reconfigure(ClientSessionOptions options)
     {
@@ -297,10 +344,13 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             ObjectDisposedException.ThrowIf(_closed, this);
             var current = _pipeline;
             Connector.SetLimits(snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+            Cookies.UnsafeCookies = snapshot.UnsafeCookies;
             if (snapshot.TransportDiffers(current.Options))
             {
-                _retired.Add(current.Invoker);
                 Volatile.Write(ref _pipeline, BuildPipeline(snapshot));
+                _retired.RemoveAll(static g => g.IsDisposed);
+                _retired.Add(current.Generation);
+                current.Generation.Retire();
             }
             else
             {
@@ -337,6 +387,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
             context.Next = context.Prev = null;
         }
+
+        context.Generation?.Exit();
     }
 
     private void Track(RequestContext context)
@@ -370,11 +422,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private List<HttpMessageInvoker> TakeInvokers()
+    private List<PipelineGeneration> TakeGenerations()
     {
         lock (_gate)
         {
-            List<HttpMessageInvoker> all = [.. _retired, _pipeline.Invoker];
+            List<PipelineGeneration> all = [.. _retired, _pipeline.Generation];
             _retired.Clear();
             return all;
         }
@@ -391,7 +443,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             handler = middleware;
         }
 
-        return new Pipeline(options, new HttpMessageInvoker(handler, disposeHandler: true));
+        return new Pipeline(options, new PipelineGeneration(new HttpMessageInvoker(handler, disposeHandler: true)));
     }
 
     private static ClientSessionOptions Checked(ClientSessionOptions options, string name)
@@ -441,5 +493,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private sealed record Pipeline(ClientSessionOptions Options, HttpMessageInvoker Invoker);
+    private sealed record Pipeline(ClientSessionOptions Options, PipelineGeneration Generation)
+    {
+        public HttpMessageInvoker Invoker => Generation.Invoker;
+    }
 }

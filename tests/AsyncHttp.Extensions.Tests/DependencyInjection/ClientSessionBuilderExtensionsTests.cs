@@ -26,9 +26,9 @@ public sealed class ClientSessionBuilderExtensionsTests
         Assert.Equal("outer, counted", await GetStringAsync(session, "echo/X-Order"));
         Assert.Equal(1, counter.Created);
 
-        // A new limit builds a new pipeline, with new middleware instances.
+        // A new transport setting builds a new pipeline, with new middleware instances (a new limit does not need one).
         var configuration = (IConfigurationRoot)host.Services.GetRequiredService<IConfiguration>();
-        configuration["Bulk:Limit"] = "2";
+        configuration["Bulk:KeepAliveTimeout"] = "00:00:07";
         configuration.Reload();
 
         Assert.Equal("outer, counted", await GetStringAsync(session, "echo/X-Order"));

@@ -3,11 +3,11 @@ using AsyncHttp.Tests.Infrastructure;
 
 namespace AsyncHttp.Tests.Reliability;
 
-[CollectionDefinition(nameof(SerialCollection), DisableParallelization = true)]
-public sealed class SerialCollection;
+[CollectionDefinition(nameof(SerialTests), DisableParallelization = true)]
+public sealed class SerialTests;
 
 /// <summary>Cancellation at random moments under load, and memory and connections staying flat over many requests.</summary>
-[Collection(nameof(SerialCollection))]
+[Collection(nameof(SerialTests))]
 public sealed class StormAndSoakTests : IAsyncLifetime
 {
     private TestServer _server = null!;

@@ -46,6 +46,9 @@ internal sealed class RequestContext
 
     public ClientSession Session { get; }
 
+    /// <summary>The pipeline generation the request runs on; released when the request completes.</summary>
+    public PipelineGeneration? Generation { get; init; }
+
     public ClientTimeout Timeout { get; }
 
     /// <summary>Cancelled by the caller's token, by a timeout, or when the request is abandoned.</summary>
