@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AsyncHttp.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -47,13 +48,19 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     /// hop) inside the total timeout and outside admission; the first is outermost. A factory is called again when
     /// the session builds a new pipeline, so it must return a new handler each time.
     /// </param>
+    /// <param name="meterFactory">
+    /// Where the <c>AsyncHttp</c> meter comes from (DI's <see cref="IMeterFactory"/>); a process-wide meter when null.
+    /// </param>
+    /// <param name="traces">aiohttp-style trace callbacks, called for every request of the session.</param>
     /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one.</exception>
     public ClientSession(
         string name,
         ClientSessionOptions? options = null,
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null,
-        IEnumerable<Func<DelegatingHandler>>? middlewares = null)
+        IEnumerable<Func<DelegatingHandler>>? middlewares = null,
+        IMeterFactory? meterFactory = null,
+        IEnumerable<ClientTrace>? traces = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
@@ -61,9 +68,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         var snapshot = Checked(options ?? new ClientSessionOptions(), name);
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
+        Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? []);
         Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
         Cookies = new CookieJar(snapshot.UnsafeCookies);
         _pipeline = BuildPipeline(snapshot);
+        Telemetry.Metrics.Register(this);
     }
 
     /// <summary>The session's name.</summary>
@@ -80,6 +89,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>The base address relative URLs are resolved against.</summary>
     public Uri? BaseAddress => Volatile.Read(ref _pipeline).Options.BaseAddress;
+
+    internal SessionTelemetry Telemetry { get; }
 
     internal long MaxResponseContentBufferSize => Volatile.Read(ref _pipeline).Options.MaxResponseContentBufferSize;
 
@@ -161,7 +172,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
         }
 
-        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken) { Generation = pipeline.Generation };
+        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken)
+        {
+            Generation = pipeline.Generation,
+            Method = request.Method,
+            Url = request.RequestUri,
+        };
         request.Options.Set(RequestContext.OptionsKey, context);
         return SendCoreAsync(request, pipeline, context, options);
     }
@@ -188,6 +204,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     {
         Track(context);
         context.Start();
+        Telemetry.RequestStarted(request.Method, request.RequestUri!);
         var cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies);
         var followRedirects = options?.AllowRedirects ?? true;
         List<RedirectHop>? hops = null;
@@ -207,6 +224,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 // Each hop gives its slot back before the next one takes a slot.
                 hops ??= [];
                 hops.Add(new RedirectHop(request.Method, request.RequestUri!, response.StatusCode, location));
+                Telemetry.Trace(TraceEventKind.RequestRedirect, request.Method, request.RequestUri, status: (int)response.StatusCode);
                 response.Dispose();
                 if (hops.Count > pipeline.Options.MaxRedirects)
                 {
@@ -219,8 +237,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
-            context.Complete();
             var error = context.Translate(ex);
+            context.Complete();
+            Telemetry.Trace(TraceEventKind.RequestException, request.Method, request.RequestUri, exception: error);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 var url = UrlRedaction.Redact(request.RequestUri);
@@ -232,6 +251,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         context.HeadersReceived();
+        context.StatusCode = (int)response.StatusCode;
+        Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, _time.GetElapsedTime(context.StartTimestamp));
         var result = new ClientResponse(request, response, context, hops);
         if (context.IsAborted)
         {
@@ -320,6 +341,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         _graceEnd?.Dispose();
+        Telemetry.Metrics.Unregister(this);
         Log.Closed(_logger, Name);
     }
 
@@ -434,8 +456,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     private Pipeline BuildPipeline(ClientSessionOptions options)
     {
-        var transport = Transport.Create(options, Connector, _time);
-        HttpMessageHandler handler = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null);
+        var transport = Transport.Create(options, Connector, _time, Telemetry);
+        HttpMessageHandler handler = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null, Telemetry, _time);
         for (var i = _middlewares.Length - 1; i >= 0; i--)
         {
             var middleware = _middlewares[i]() ?? throw new InvalidOperationException($"A middleware factory of session '{Name}' returned null.");

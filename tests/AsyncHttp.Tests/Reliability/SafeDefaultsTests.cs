@@ -128,8 +128,10 @@ public sealed class SafeDefaultsTests : IAsyncLifetime
             _server.Url("reset?api_key=query-secret"),
             new RequestOptions { Headers = new Dictionary<string, string> { ["Authorization"] = "Bearer header-secret" } }));
 
-        var entry = Assert.Single(logs.Entries, e => e.Level == LogLevel.Debug && e.Message.Contains("/reset", StringComparison.Ordinal));
-        Assert.Contains("?*", entry.Message, StringComparison.Ordinal);
+        var started = Assert.Single(logs.Entries, e => e.EventId.Id == 1004);
+        var failed = Assert.Single(logs.Entries, e => e.EventId.Id == 1001);
+        Assert.Contains("/reset?*", started.Message, StringComparison.Ordinal);
+        Assert.Contains("/reset?*", failed.Message, StringComparison.Ordinal);
         Assert.All(logs.Entries, e =>
         {
             Assert.DoesNotContain("query-secret", e.Message, StringComparison.Ordinal);
