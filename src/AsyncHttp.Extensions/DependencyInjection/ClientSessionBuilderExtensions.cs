@@ -115,6 +115,22 @@ public static class ClientSessionBuilderExtensions
 
     private static List<ClientSessionSetupStep> StepsOf(IClientSessionBuilder builder) => CatalogOf(builder).StepsOf(builder.Name);
 
+    /// <summary>
+    /// Adds aiohttp-style trace callbacks to the session: request start, end, exception and redirect; queue wait;
+    /// connection creation and reuse; DNS resolution and cache hits.
+    /// </summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="factory">Returns the callbacks, from the application's root service provider, when the session is created.</param>
+    /// <returns>The builder.</returns>
+    /// <example><c>services.AddClientSession("bulk").AddTrace(_ =&gt; new ClientTrace { OnConnectionQueuedStart = e =&gt; ... });</c></example>
+    public static IClientSessionBuilder AddTrace(this IClientSessionBuilder builder, Func<IServiceProvider, ClientTrace> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        CatalogOf(builder).TracesOf(builder.Name).Add(factory);
+        return builder;
+    }
+
     private static ClientSessionCatalog CatalogOf(IClientSessionBuilder builder)
         // A builder made elsewhere (a wrapper, a test double) is registered here first, which is idempotent.
         => builder is ClientSessionBuilder own ? own.Catalog : ((ClientSessionBuilder)builder.Services.AddClientSession(builder.Name)).Catalog;

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Collections.Concurrent;
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
@@ -19,6 +20,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly IServiceProvider _services;
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
+    private readonly IMeterFactory? _meterFactory;
     private readonly ILogger _logger;
     private readonly ReadOnlyCollection<string> _names;
     private readonly Lock _gate = new();
@@ -34,8 +36,10 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         ClientSessionOptionsState state,
         IServiceProvider services,
         ILoggerFactory? loggerFactory = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        IMeterFactory? meterFactory = null)
     {
+        _meterFactory = meterFactory;
         _catalog = catalog;
         _options = options;
         _state = state;
@@ -104,7 +108,8 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             }
 
             var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
-            var session = new ClientSession(name, options, _time, _loggerFactory, middlewares);
+            var traces = _catalog.TracesOf(name).Select(trace => trace(_services)).ToArray();
+            var session = new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
             _sessions[name] = session;
             var logger = SessionLogger(name);
             Log.SessionCreated(logger, name);
