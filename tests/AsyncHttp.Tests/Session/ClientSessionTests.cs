@@ -197,6 +197,27 @@ public sealed class ClientSessionTests : IAsyncLifetime
         Assert.Equal("hello", await next.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task Response_ReadToTheEndAndDroppedUndisposed_IsNotReportedAsLeaked()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var session = new ClientSession("tidy", loggerFactory: logs);
+
+        await ReadAndDropAsync(session, _server.Url("big?size=1000"));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.Equal(0, session.Connector.Stats.InUse);
+        Assert.DoesNotContain(logs.Entries, e => e.Level == LogLevel.Warning);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task ReadAndDropAsync(ClientSession session, Uri url)
+    {
+        var response = await session.GetAsync(url);
+        Assert.Equal(1000, (await response.ReadAsBytesAsync()).Length);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static async Task DropResponseAsync(ClientSession session, Uri url)
     {
