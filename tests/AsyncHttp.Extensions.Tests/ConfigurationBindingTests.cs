@@ -24,6 +24,10 @@ public sealed class ConfigurationBindingTests
           "AutoDecompress": false,
           "MaxResponseHeadersLength": 32,
           "MaxResponseContentBufferSize": 1048576,
+          "MaxRedirects": 3,
+          "UseCookies": false,
+          "UnsafeCookies": true,
+          "MaxDecompressedContentSize": 2097152,
           "DangerousAcceptAnyServerCertificate": true
         }
         """;
@@ -58,6 +62,10 @@ public sealed class ConfigurationBindingTests
         Assert.False(bulk.AutoDecompress);
         Assert.Equal(32, bulk.MaxResponseHeadersLength);
         Assert.Equal(1048576, bulk.MaxResponseContentBufferSize);
+        Assert.Equal(3, bulk.MaxRedirects);
+        Assert.False(bulk.UseCookies);
+        Assert.True(bulk.UnsafeCookies);
+        Assert.Equal(2097152, bulk.MaxDecompressedContentSize);
         Assert.True(bulk.DangerousAcceptAnyServerCertificate);
         Assert.Null(bulk.ServerCertificateValidationCallback);
 

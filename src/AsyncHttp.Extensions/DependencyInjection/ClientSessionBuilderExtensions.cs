@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using AsyncHttp;
 using AsyncHttp.Extensions;
 using AsyncHttp.Extensions.Internal;
@@ -81,10 +82,56 @@ public static class ClientSessionBuilderExtensions
         return builder;
     }
 
-    private static List<ClientSessionSetupStep> StepsOf(IClientSessionBuilder builder)
+    /// <summary>
+    /// Adds a middleware: a <see cref="DelegatingHandler"/> that wraps each request of the session (each redirect hop),
+    /// inside the total timeout and outside admission. The first middleware added is the outermost.
+    /// </summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="factory">
+    /// Returns a new handler each time it is called, from the application's root service provider: the session calls
+    /// it when it builds its pipeline, and again when a reload changes its transport settings.
+    /// </param>
+    /// <returns>The builder.</returns>
+    public static IClientSessionBuilder AddMiddleware(this IClientSessionBuilder builder, Func<IServiceProvider, DelegatingHandler> factory)
     {
-        // A builder made elsewhere (a wrapper, a test double) is registered here first, which is idempotent.
-        var catalog = builder is ClientSessionBuilder own ? own.Catalog : ((ClientSessionBuilder)builder.Services.AddClientSession(builder.Name)).Catalog;
-        return catalog.StepsOf(builder.Name);
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        CatalogOf(builder).MiddlewaresOf(builder.Name).Add(factory);
+        return builder;
     }
+
+    /// <summary>
+    /// Adds a middleware of type <typeparamref name="TMiddleware"/>, resolved from the root service provider when it is
+    /// registered there (register it as transient: each pipeline needs its own instance) and created with its
+    /// constructor's services otherwise. See <see cref="AddMiddleware(IClientSessionBuilder, Func{IServiceProvider, DelegatingHandler})"/>.
+    /// </summary>
+    /// <typeparam name="TMiddleware">The handler type.</typeparam>
+    /// <param name="builder">The session builder.</param>
+    /// <returns>The builder.</returns>
+    /// <example><c>services.AddClientSession("bulk").AddMiddleware&lt;RetryHandler&gt;();</c></example>
+    public static IClientSessionBuilder AddMiddleware<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TMiddleware>(this IClientSessionBuilder builder)
+        where TMiddleware : DelegatingHandler
+        => builder.AddMiddleware(static sp => ActivatorUtilities.GetServiceOrCreateInstance<TMiddleware>(sp));
+
+    private static List<ClientSessionSetupStep> StepsOf(IClientSessionBuilder builder) => CatalogOf(builder).StepsOf(builder.Name);
+
+    /// <summary>
+    /// Adds aiohttp-style trace callbacks to the session: request start, end, exception and redirect; queue wait;
+    /// connection creation and reuse; DNS resolution and cache hits.
+    /// </summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="factory">Returns the callbacks, from the application's root service provider, when the session is created.</param>
+    /// <returns>The builder.</returns>
+    /// <example><c>services.AddClientSession("bulk").AddTrace(_ =&gt; new ClientTrace { OnConnectionQueuedStart = e =&gt; ... });</c></example>
+    public static IClientSessionBuilder AddTrace(this IClientSessionBuilder builder, Func<IServiceProvider, ClientTrace> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        CatalogOf(builder).TracesOf(builder.Name).Add(factory);
+        return builder;
+    }
+
+    private static ClientSessionCatalog CatalogOf(IClientSessionBuilder builder)
+        // A builder made elsewhere (a wrapper, a test double) is registered here first, which is idempotent.
+        => builder is ClientSessionBuilder own ? own.Catalog : ((ClientSessionBuilder)builder.Services.AddClientSession(builder.Name)).Catalog;
 }

@@ -11,6 +11,8 @@ internal sealed class ClientSessionCatalog
 {
     private readonly List<string> _names = [];
     private readonly Dictionary<string, List<ClientSessionSetupStep>> _steps = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Func<IServiceProvider, DelegatingHandler>>> _middlewares = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Func<IServiceProvider, ClientTrace>>> _traces = new(StringComparer.Ordinal);
 
     /// <summary>The steps that apply to every session, before the session's own.</summary>
     public List<ClientSessionSetupStep> Defaults { get; } = [];
@@ -29,11 +31,19 @@ internal sealed class ClientSessionCatalog
         }
 
         _steps.Add(name, []);
+        _middlewares.Add(name, []);
+        _traces.Add(name, []);
         _names.Add(name);
         return true;
     }
 
     public List<ClientSessionSetupStep> StepsOf(string name) => _steps[name];
+
+    /// <summary>The factories of the session's middlewares, outermost first.</summary>
+    public List<Func<IServiceProvider, DelegatingHandler>> MiddlewaresOf(string name) => _middlewares[name];
+
+    /// <summary>The factories of the session's trace callbacks.</summary>
+    public List<Func<IServiceProvider, ClientTrace>> TracesOf(string name) => _traces[name];
 
     /// <summary>Finds the catalog of <paramref name="services"/>, adding it on first use.</summary>
     public static ClientSessionCatalog From(IServiceCollection services)

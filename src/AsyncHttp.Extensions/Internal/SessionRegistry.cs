@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Collections.Concurrent;
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
@@ -16,8 +17,10 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly ClientSessionCatalog _catalog;
     private readonly IOptionsMonitor<ClientSessionOptions> _options;
     private readonly ClientSessionOptionsState _state;
+    private readonly IServiceProvider _services;
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
+    private readonly IMeterFactory? _meterFactory;
     private readonly ILogger _logger;
     private readonly ReadOnlyCollection<string> _names;
     private readonly Lock _gate = new();
@@ -31,12 +34,16 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         ClientSessionCatalog catalog,
         IOptionsMonitor<ClientSessionOptions> options,
         ClientSessionOptionsState state,
+        IServiceProvider services,
         ILoggerFactory? loggerFactory = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        IMeterFactory? meterFactory = null)
     {
+        _meterFactory = meterFactory;
         _catalog = catalog;
         _options = options;
         _state = state;
+        _services = services;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _time = timeProvider ?? TimeProvider.System;
         _logger = _loggerFactory.CreateLogger("AsyncHttp.Extensions.SessionRegistry");
@@ -100,7 +107,9 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
                 throw new OptionsValidationException(name, typeof(ClientSessionOptions), errors);
             }
 
-            var session = new ClientSession(name, options, _time, _loggerFactory);
+            var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
+            var traces = _catalog.TracesOf(name).Select(trace => trace(_services)).ToArray();
+            var session = new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
             _sessions[name] = session;
             var logger = SessionLogger(name);
             Log.SessionCreated(logger, name);
@@ -214,6 +223,8 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         _disposing.Dispose();
         return sessions;
     }
+
+    private Func<DelegatingHandler> Bind(Func<IServiceProvider, DelegatingHandler> factory) => () => factory(_services);
 
     private ILogger SessionLogger(string name) => _loggerFactory.CreateLogger($"AsyncHttp.ClientSession.{name}");
 }

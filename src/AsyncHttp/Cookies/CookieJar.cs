@@ -9,13 +9,15 @@ namespace AsyncHttp;
 /// </summary>
 public sealed class CookieJar
 {
-    private readonly bool _unsafe;
     private CookieContainer _container = new();
 
     internal CookieJar(bool unsafeCookies)
     {
-        _unsafe = unsafeCookies;
+        UnsafeCookies = unsafeCookies;
     }
+
+    /// <summary>Whether cookies from IP-address hosts are accepted; a reload may change it.</summary>
+    internal bool UnsafeCookies { get; set; }
 
     /// <summary>The number of cookies in the jar.</summary>
     public int Count => Volatile.Read(ref _container).Count;
@@ -55,7 +57,7 @@ public sealed class CookieJar
             return;
         }
 
-        if (!_unsafe && url.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6)
+        if (!UnsafeCookies && url.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6)
         {
             return;
         }

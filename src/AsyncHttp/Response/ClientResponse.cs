@@ -38,7 +38,8 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <summary>Releases the slot of a response that was dropped without being released, and says so in the log.</summary>
     ~ClientResponse()
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0)
+        // A body read to its end gave its slot back already: nothing leaked.
+        if (Interlocked.Exchange(ref _released, 1) != 0 || (_message.Content is ReleasingContent { Lease.IsReleased: true }))
         {
             return;
         }

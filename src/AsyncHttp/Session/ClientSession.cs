@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AsyncHttp.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -22,11 +23,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private readonly List<HttpMessageInvoker> _retired = [];
+    private readonly List<PipelineGeneration> _retired = [];
     private readonly Func<DelegatingHandler>[] _middlewares;
     private Pipeline _pipeline;
     private RequestContext? _live;
     private Task? _closing;
+    private CancellationTokenSource? _graceEnd;
     private volatile bool _closed;
 
     /// <summary>Creates a session named <see cref="DefaultName"/>.</summary>
@@ -46,13 +48,19 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     /// hop) inside the total timeout and outside admission; the first is outermost. A factory is called again when
     /// the session builds a new pipeline, so it must return a new handler each time.
     /// </param>
+    /// <param name="meterFactory">
+    /// Where the <c>AsyncHttp</c> meter comes from (DI's <see cref="IMeterFactory"/>); a process-wide meter when null.
+    /// </param>
+    /// <param name="traces">aiohttp-style trace callbacks, called for every request of the session.</param>
     /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one.</exception>
     public ClientSession(
         string name,
         ClientSessionOptions? options = null,
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null,
-        IEnumerable<Func<DelegatingHandler>>? middlewares = null)
+        IEnumerable<Func<DelegatingHandler>>? middlewares = null,
+        IMeterFactory? meterFactory = null,
+        IEnumerable<ClientTrace>? traces = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
@@ -60,9 +68,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         var snapshot = Checked(options ?? new ClientSessionOptions(), name);
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
+        Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? []);
         Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
         Cookies = new CookieJar(snapshot.UnsafeCookies);
         _pipeline = BuildPipeline(snapshot);
+        Telemetry.Metrics.Register(this);
     }
 
     /// <summary>The session's name.</summary>
@@ -79,6 +89,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>The base address relative URLs are resolved against.</summary>
     public Uri? BaseAddress => Volatile.Read(ref _pipeline).Options.BaseAddress;
+
+    internal SessionTelemetry Telemetry { get; }
 
     internal long MaxResponseContentBufferSize => Volatile.Read(ref _pipeline).Options.MaxResponseContentBufferSize;
 
@@ -152,7 +164,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_closed, this);
-        var pipeline = Volatile.Read(ref _pipeline);
+        var pipeline = EnterPipeline();
         request.RequestUri = UrlResolution.AppendQuery(UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress), options?.Query);
         ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
         if (pipeline.Options.AutoDecompress && !request.Headers.NonValidated.Contains("Accept-Encoding"))
@@ -160,15 +172,39 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
         }
 
-        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken);
+        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken)
+        {
+            Generation = pipeline.Generation,
+            Method = request.Method,
+            Url = request.RequestUri,
+        };
         context.AttachTo(request);
         return SendCoreAsync(request, pipeline, context, options);
+    }
+
+    /// <summary>The current pipeline, counted as in use by one more request until that request's context completes.</summary>
+    private Pipeline EnterPipeline()
+    {
+        while (true)
+        {
+            var pipeline = Volatile.Read(ref _pipeline);
+            pipeline.Generation.Enter();
+
+            // A reload may have retired this generation between the read and the count: then take the new one.
+            if (ReferenceEquals(pipeline.Generation, Volatile.Read(ref _pipeline).Generation))
+            {
+                return pipeline;
+            }
+
+            pipeline.Generation.Exit();
+        }
     }
 
     private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestContext context, RequestOptions? options)
     {
         Track(context);
         context.Start();
+        Telemetry.RequestStarted(request.Method, request.RequestUri!);
         var cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies);
         var followRedirects = options?.AllowRedirects ?? true;
         List<RedirectHop>? hops = null;
@@ -188,6 +224,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 // Each hop gives its slot back before the next one takes a slot.
                 hops ??= [];
                 hops.Add(new RedirectHop(request.Method, request.RequestUri!, response.StatusCode, location));
+                Telemetry.Trace(TraceEventKind.RequestRedirect, request.Method, request.RequestUri, status: (int)response.StatusCode);
                 response.Dispose();
                 if (hops.Count > pipeline.Options.MaxRedirects)
                 {
@@ -200,8 +237,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
-            context.Complete();
             var error = context.Translate(ex);
+            context.Complete();
+            Telemetry.Trace(TraceEventKind.RequestException, request.Method, request.RequestUri, exception: error);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 var url = UrlRedaction.Redact(request.RequestUri);
@@ -213,6 +251,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         context.HeadersReceived();
+        context.StatusCode = (int)response.StatusCode;
+        Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, _time.GetElapsedTime(context.StartTimestamp));
         var result = new ClientResponse(request, response, context, hops);
         if (context.IsAborted)
         {
@@ -239,15 +279,42 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Ends the grace period for requests in flight.</param>
     public Task CloseAsync(CancellationToken cancellationToken = default)
     {
+        CancellationTokenSource graceEnd;
         lock (_gate)
         {
             if (_closing is null)
             {
                 _closed = true;
-                _closing = CloseCoreAsync(cancellationToken);
+                _graceEnd = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _closing = CloseCoreAsync(_graceEnd.Token);
+                return _closing;
             }
 
-            return _closing;
+            graceEnd = _graceEnd!;
+        }
+
+        // A close already under way: this caller's token (an immediate one for Dispose) can shorten its grace period.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            CancelGrace(graceEnd);
+        }
+        else if (cancellationToken.CanBeCanceled)
+        {
+            cancellationToken.UnsafeRegister(static s => CancelGrace((CancellationTokenSource)s!), graceEnd);
+        }
+
+        return _closing;
+
+        static void CancelGrace(CancellationTokenSource source)
+        {
+            try
+            {
+                source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The close has finished already.
+            }
         }
     }
 
@@ -268,11 +335,13 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         AbortLive();
-        foreach (var invoker in TakeInvokers())
+        foreach (var generation in TakeGenerations())
         {
-            invoker.Dispose();
+            generation.Dispose();
         }
 
+        _graceEnd?.Dispose();
+        Telemetry.Metrics.Unregister(this);
         Log.Closed(_logger, Name);
     }
 
@@ -286,8 +355,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Applies new settings to the requests that start from now on; requests in flight keep the settings they began
-    /// with. A change of transport settings (keep-alive, TLS, limits) starts a new connection pool; the old one is
-    /// closed with the session.
+    /// with. New limits apply to the queue at once. A change of transport settings (keep-alive, TLS, ...) starts a
+    /// new connection pool; the old one is disposed once the requests using it are released.
     /// </summary>
     internal void Reconfigure(ClientSessionOptions options)
     {
@@ -297,10 +366,13 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             ObjectDisposedException.ThrowIf(_closed, this);
             var current = _pipeline;
             Connector.SetLimits(snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+            Cookies.UnsafeCookies = snapshot.UnsafeCookies;
             if (snapshot.TransportDiffers(current.Options))
             {
-                _retired.Add(current.Invoker);
                 Volatile.Write(ref _pipeline, BuildPipeline(snapshot));
+                _retired.RemoveAll(static g => g.IsDisposed);
+                _retired.Add(current.Generation);
+                current.Generation.Retire();
             }
             else
             {
@@ -337,6 +409,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
             context.Next = context.Prev = null;
         }
+
+        context.Generation?.Exit();
     }
 
     private void Track(RequestContext context)
@@ -370,11 +444,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private List<HttpMessageInvoker> TakeInvokers()
+    private List<PipelineGeneration> TakeGenerations()
     {
         lock (_gate)
         {
-            List<HttpMessageInvoker> all = [.. _retired, _pipeline.Invoker];
+            List<PipelineGeneration> all = [.. _retired, _pipeline.Generation];
             _retired.Clear();
             return all;
         }
@@ -382,8 +456,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     private Pipeline BuildPipeline(ClientSessionOptions options)
     {
-        var transport = Transport.Create(options, Connector, _time);
-        HttpMessageHandler handler = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null);
+        var transport = Transport.Create(options, Connector, _time, Telemetry);
+        HttpMessageHandler handler = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null, Telemetry, _time);
         for (var i = _middlewares.Length - 1; i >= 0; i--)
         {
             var middleware = _middlewares[i]() ?? throw new InvalidOperationException($"A middleware factory of session '{Name}' returned null.");
@@ -391,7 +465,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             handler = middleware;
         }
 
-        return new Pipeline(options, new HttpMessageInvoker(handler, disposeHandler: true));
+        return new Pipeline(options, new PipelineGeneration(new HttpMessageInvoker(handler, disposeHandler: true)));
     }
 
     private static ClientSessionOptions Checked(ClientSessionOptions options, string name)
@@ -441,5 +515,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private sealed record Pipeline(ClientSessionOptions Options, HttpMessageInvoker Invoker);
+    private sealed record Pipeline(ClientSessionOptions Options, PipelineGeneration Generation)
+    {
+        public HttpMessageInvoker Invoker => Generation.Invoker;
+    }
 }

@@ -228,7 +228,6 @@ public sealed class ClientSessionOptions
         || MaxResponseHeadersLength != other.MaxResponseHeadersLength
         || DangerousAcceptAnyServerCertificate != other.DangerousAcceptAnyServerCertificate
         || ServerCertificateValidationCallback != other.ServerCertificateValidationCallback
-        || Limit != other.Limit
-        || LimitPerHost != other.LimitPerHost
+        || MaxDecompressedContentSize != other.MaxDecompressedContentSize
         || Timeout.SockConnect != other.Timeout.SockConnect;
 }

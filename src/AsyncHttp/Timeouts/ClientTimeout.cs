@@ -33,9 +33,6 @@ public sealed class ClientTimeout
     /// <value>None.</value>
     public TimeSpan? SockRead { get; set; }
 
-    /// <summary>A timeout with no limits at all.</summary>
-    public static ClientTimeout None => new() { Total = null, SockConnect = null };
-
     /// <summary>Returns a copy of these timeouts.</summary>
     public ClientTimeout Clone() => new() { Total = Total, Connect = Connect, SockConnect = SockConnect, SockRead = SockRead };
 

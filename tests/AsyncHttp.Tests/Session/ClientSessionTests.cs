@@ -134,6 +134,43 @@ public sealed class ClientSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DisposeAsync_DuringAGracefulClose_AbortsAtOnce()
+    {
+        var session = new ClientSession(new ClientSessionOptions { Limit = 2 });
+        var inFlight = session.GetAsync(_server.Url("hold?id=d0"));
+        await _server.WhenArrivals(1);
+        var closing = session.CloseAsync(CancellationToken.None);
+
+        await session.DisposeAsync();
+
+        Assert.True(closing.IsCompleted);
+        await Assert.ThrowsAsync<SessionClosedException>(() => inFlight);
+        await _server.WhenNoOpenConnections();
+    }
+
+    [Fact]
+    public async Task Reconfigure_TransportChange_KeepsInFlightRequestsAndAppliesToNewOnes()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 4 });
+        var inFlight = session.GetAsync(_server.Url("hold?id=r0"));
+        await _server.WhenArrivals(1);
+
+        var changed = new ClientSessionOptions { Limit = 4, KeepAliveTimeout = TimeSpan.FromSeconds(3) };
+        changed.Headers["X-Generation"] = "2";
+        session.Reconfigure(changed);
+
+        await using (var fresh = await session.GetAsync(_server.Url("headers")))
+        {
+            Assert.Contains("X-Generation: 2", await fresh.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        _server.Open("r0");
+        await using var old = await inFlight;
+        Assert.Equal("done:r0", await old.ReadAsStringAsync());
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
     public async Task Response_DroppedWithoutRelease_GivesItsSlotBackWhenCollected_AndWarns()
     {
         var logs = new CapturingLoggerProvider();
@@ -158,6 +195,27 @@ public sealed class ClientSessionTests : IAsyncLifetime
         // The slot is usable again.
         await using var next = await session.GetAsync(_server.Url("ok")).WaitAsync(TestServer.Patience);
         Assert.Equal("hello", await next.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Response_ReadToTheEndAndDroppedUndisposed_IsNotReportedAsLeaked()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var session = new ClientSession("tidy", loggerFactory: logs);
+
+        await ReadAndDropAsync(session, _server.Url("big?size=1000"));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.Equal(0, session.Connector.Stats.InUse);
+        Assert.DoesNotContain(logs.Entries, e => e.Level == LogLevel.Warning);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task ReadAndDropAsync(ClientSession session, Uri url)
+    {
+        var response = await session.GetAsync(url);
+        Assert.Equal(1000, (await response.ReadAsBytesAsync()).Length);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

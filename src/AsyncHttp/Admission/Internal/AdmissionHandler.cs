@@ -8,21 +8,39 @@ internal sealed class AdmissionHandler : DelegatingHandler
 {
     private readonly Connector _connector;
     private readonly long? _maxDecompressedSize;
+    private readonly SessionTelemetry _telemetry;
+    private readonly TimeProvider _time;
 
     /// <param name="connector">The connector whose slots requests take.</param>
     /// <param name="transport">The transport below.</param>
     /// <param name="maxDecompressedSize">Decode compressed bodies up to this size; null leaves them encoded.</param>
-    public AdmissionHandler(Connector connector, HttpMessageHandler transport, long? maxDecompressedSize)
+    /// <param name="telemetry">Where queue waits and reuse are reported.</param>
+    /// <param name="time">The clock that times queue waits.</param>
+    public AdmissionHandler(Connector connector, HttpMessageHandler transport, long? maxDecompressedSize, SessionTelemetry telemetry, TimeProvider time)
         : base(transport)
     {
         _connector = connector;
         _maxDecompressedSize = maxDecompressedSize;
+        _telemetry = telemetry;
+        _time = time;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var context = RequestContext.Of(request);
-        var host = await _connector.AcquireAsync(HostKey.From(request.RequestUri!), cancellationToken).ConfigureAwait(false);
+        var key = HostKey.From(request.RequestUri!);
+        ValueTask<HostState> acquire;
+        try
+        {
+            acquire = _connector.AcquireAsync(key, cancellationToken);
+        }
+        catch (QueueFullException)
+        {
+            _telemetry.QueueRejected(request.Method, request.RequestUri!);
+            throw;
+        }
+
+        var host = acquire.IsCompletedSuccessfully ? acquire.Result : await WaitInQueueAsync(acquire, key, request).ConfigureAwait(false);
         HttpResponseMessage response;
         try
         {
@@ -44,8 +62,26 @@ internal sealed class AdmissionHandler : DelegatingHandler
             throw;
         }
 
+        if (context is { CreatedConnection: false })
+        {
+            _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, key.Host);
+        }
+
         response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context, _maxDecompressedSize);
         return response;
+    }
+
+    /// <summary>The slow path: the request waits in the queue, which is traced, timed and given a span.</summary>
+    private async ValueTask<HostState> WaitInQueueAsync(ValueTask<HostState> acquire, HostKey key, HttpRequestMessage request)
+    {
+        var started = _time.GetTimestamp();
+        _telemetry.Trace(TraceEventKind.ConnectionQueuedStart, request.Method, request.RequestUri, key.Host);
+        using var span = _telemetry.StartQueueWait(key);
+        var host = await acquire.ConfigureAwait(false);
+        var waited = _time.GetElapsedTime(started);
+        _telemetry.QueueWaited(key, waited, request.Method, request.RequestUri!);
+        _telemetry.Trace(TraceEventKind.ConnectionQueuedEnd, request.Method, request.RequestUri, key.Host, elapsed: waited);
+        return host;
     }
 
     private static bool IsIdempotent(HttpMethod method)

@@ -6,7 +6,7 @@ namespace AsyncHttp.Internal;
 /// Decodes a gzip, deflate (zlib) or brotli body, failing once it decodes to more than the cap, and reads the
 /// encoded body to its end after the last decoded byte so the slot goes back at the end of the body.
 /// </summary>
-internal sealed class DecodingStream : Stream
+internal sealed class DecodingStream : ReadOnlyStream
 {
     private const int MaxTrailingReads = 16;
 
@@ -44,20 +44,6 @@ internal sealed class DecodingStream : Stream
         };
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int read;
@@ -92,22 +78,6 @@ internal sealed class DecodingStream : Stream
 
         return read;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count)
-        => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

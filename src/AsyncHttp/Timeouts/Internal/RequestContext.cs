@@ -71,6 +71,22 @@ internal sealed class RequestContext
         }
     }
 
+    /// <summary>The pipeline generation the request runs on; released when the request completes.</summary>
+    public PipelineGeneration? Generation { get; init; }
+
+    public HttpMethod? Method { get; init; }
+
+    public Uri? Url { get; init; }
+
+    /// <summary>The final status, once the headers are in (for the request-duration metric).</summary>
+    public int? StatusCode { get; set; }
+
+    /// <summary>The error the request ended with, if it failed (the metric's <c>error.type</c>).</summary>
+    public string? ErrorType { get; set; }
+
+    /// <summary>True once the transport made a new connection for this request (otherwise it reused one).</summary>
+    public bool CreatedConnection { get; set; }
+
     public ClientTimeout Timeout { get; }
 
     /// <summary>Cancelled by the caller's token, by a timeout, or when the request is abandoned.</summary>
@@ -93,7 +109,7 @@ internal sealed class RequestContext
 
         if (_callerToken.CanBeCanceled)
         {
-            _callerRegistration = _callerToken.UnsafeRegister(static s => ((RequestContext)s!).Fire(CallerFired), this);
+            _callerRegistration = _callerToken.UnsafeRegister(static s => ((RequestContext)s!).Cancel(), this);
         }
     }
 
@@ -192,13 +208,14 @@ internal sealed class RequestContext
             _timer = null;
         }
 
+        Session.Telemetry.RequestCompleted(this, _time.GetElapsedTime(StartTimestamp));
         Session.Untrack(this);
     }
 
     /// <summary>Aborts the request because its session closes: cancels it and closes its response.</summary>
     public void Abort()
     {
-        Fire(AbortFired);
+        _ = Fire(AbortFired);
         try
         {
             Response?.Dispose();
@@ -212,13 +229,20 @@ internal sealed class RequestContext
     }
 
     /// <summary>Cancels the request as the caller would; used when its response is abandoned.</summary>
-    public void Cancel() => Fire(CallerFired);
+    public void Cancel() => _ = Fire(CallerFired);
 
     /// <summary>
     /// Translates a failure of this request into what the caller should see: <see cref="OperationCanceledException"/>
     /// for its own token, a <see cref="ClientTimeoutException"/> for a timeout, otherwise a <see cref="ClientException"/>.
     /// </summary>
     public Exception Translate(Exception exception, bool inBody = false, CancellationToken readToken = default)
+    {
+        var translated = TranslateCore(exception, inBody, readToken);
+        ErrorType ??= translated.GetType().FullName;
+        return translated;
+    }
+
+    private Exception TranslateCore(Exception exception, bool inBody, CancellationToken readToken)
     {
         if (_fired == CallerFired || _callerToken.IsCancellationRequested || readToken.IsCancellationRequested)
         {
@@ -262,13 +286,16 @@ internal sealed class RequestContext
         }
     }
 
-    private void Fire(int reason)
+    private bool Fire(int reason)
     {
-        if (Interlocked.CompareExchange(ref _fired, reason, NotFired) == NotFired)
+        if (Interlocked.CompareExchange(ref _fired, reason, NotFired) != NotFired)
         {
-            // The source is never disposed (it has no timer or links), so a late fire is harmless.
-            _cts.Cancel();
+            return false;
         }
+
+        // The source is never disposed (it has no timer or links), so a late fire is harmless.
+        _cts.Cancel();
+        return true;
     }
 
     private void OnTimer()
@@ -301,9 +328,21 @@ internal sealed class RequestContext
             }
         }
 
-        if (expired is { } kind)
+        if (expired is { } kind && Fire((int)kind + 2))
         {
-            Fire((int)kind + 2);
+            ErrorType ??= kind switch
+            {
+                TimeoutKind.Total => typeof(TotalTimeoutException).FullName,
+                TimeoutKind.Connect => typeof(ConnectTimeoutException).FullName,
+                _ => typeof(SocketReadTimeoutException).FullName,
+            };
+            var value = kind switch
+            {
+                TimeoutKind.Total => Timeout.Total,
+                TimeoutKind.Connect => Timeout.Connect,
+                _ => Timeout.SockRead,
+            };
+            Session.Telemetry.TimeoutFired(kind, value ?? TimeSpan.Zero, Method, Url);
         }
     }
 

@@ -7,7 +7,7 @@ namespace AsyncHttp.Internal;
 /// Resolved addresses per host name for <see cref="ClientSessionOptions.DnsCacheTtl"/>. Concurrent lookups of one
 /// name share one lookup; a failed lookup is not kept.
 /// </summary>
-internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
+internal sealed class DnsCache(TimeSpan ttl, TimeProvider time, SessionTelemetry telemetry)
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
 
@@ -20,17 +20,19 @@ internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
 
         if (ttl <= TimeSpan.Zero)
         {
-            return new ValueTask<IPAddress[]>(Dns.GetHostAddressesAsync(host, cancellationToken));
+            return new ValueTask<IPAddress[]>(LookupAsync(host, cancellationToken));
         }
 
         var now = time.GetTimestamp();
         if (_entries.TryGetValue(host, out var entry) && time.GetElapsedTime(entry.Created, now) < ttl && !entry.Lookup.IsFaulted && !entry.Lookup.IsCanceled)
         {
+            telemetry.Trace(TraceEventKind.DnsCacheHit, host: host);
             return new ValueTask<IPAddress[]>(entry.Lookup.WaitAsync(cancellationToken));
         }
 
         // The shared lookup is not bound to one caller's token: another caller may still want its answer.
-        var fresh = new Entry(Dns.GetHostAddressesAsync(host, CancellationToken.None), now);
+        telemetry.Trace(TraceEventKind.DnsCacheMiss, host: host);
+        var fresh = new Entry(LookupAsync(host, CancellationToken.None), now);
         var winner = _entries.AddOrUpdate(host, fresh, (_, old) => old == entry ? fresh : old);
         _ = winner.Lookup.ContinueWith(
             static (t, s) =>
@@ -43,6 +45,15 @@ internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
             TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
         return new ValueTask<IPAddress[]>(winner.Lookup.WaitAsync(cancellationToken));
+    }
+
+    private async Task<IPAddress[]> LookupAsync(string host, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        telemetry.Trace(TraceEventKind.DnsResolveStart, host: host);
+        var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        telemetry.Trace(TraceEventKind.DnsResolveEnd, host: host, elapsed: time.GetElapsedTime(started));
+        return addresses;
     }
 
     private sealed record Entry(Task<IPAddress[]> Lookup, long Created);

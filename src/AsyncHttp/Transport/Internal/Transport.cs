@@ -9,9 +9,9 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal static class Transport
 {
-    public static SocketsHttpHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time)
+    public static SocketsHttpHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
-        var dns = new DnsCache(options.DnsCacheTtl, time);
+        var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
         var sockConnect = options.Timeout.SockConnect;
         var handler = new SocketsHttpHandler
         {
@@ -26,7 +26,7 @@ internal static class Transport
             // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, telemetry, cancellationToken),
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
@@ -49,6 +49,7 @@ internal static class Transport
         DnsCache dns,
         TimeProvider time,
         TimeSpan? sockConnect,
+        SessionTelemetry telemetry,
         CancellationToken cancellationToken)
     {
         var request = context.InitialRequestMessage;
@@ -62,7 +63,18 @@ internal static class Transport
             ? ((TimeSpan?)budget, TimeoutKind.Connect)
             : (sockConnect, TimeoutKind.SockConnect);
 
+        // The handler lets a connect outlive the request that started it; here it does not, so that a cancelled or
+        // timed-out request leaves no extra connection behind and open connections stay within the limits.
+        using var owner = requestContext is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, requestContext.Token);
+        cancellationToken = owner?.Token ?? cancellationToken;
         requestContext?.ConnectStarted();
+        if (requestContext is not null)
+        {
+            requestContext.CreatedConnection = true;
+        }
+
+        var started = time.GetTimestamp();
+        telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
         try
         {
             IPAddress[] addresses;
@@ -84,7 +96,9 @@ internal static class Transport
                 try
                 {
                     await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
-                    return new CountedNetworkStream(socket, connector, key);
+                    var stream = new CountedNetworkStream(socket, connector, key);
+                    telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
+                    return stream;
                 }
                 catch (OperationCanceledException ex) when (attempt?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
                 {
@@ -105,7 +119,17 @@ internal static class Transport
                 }
             }
 
-            throw last ?? new ClientConnectorException($"Host '{endPoint.Host}' resolved to no address.", null, HttpRequestError.NameResolutionError);
+            last ??= new ClientConnectorException($"Host '{endPoint.Host}' resolved to no address.", null, HttpRequestError.NameResolutionError);
+            if (last is ClientTimeoutException timeout)
+            {
+                telemetry.TimeoutFired(timeout.Kind, timeout.Timeout, request.Method, request.RequestUri);
+            }
+            else
+            {
+                telemetry.ConnectFailed(key, last);
+            }
+
+            throw last;
         }
         finally
         {

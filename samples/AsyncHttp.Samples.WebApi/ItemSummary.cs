@@ -1,0 +1,4 @@
+namespace AsyncHttp.Samples.WebApi;
+
+/// <summary>One item in the aggregate.</summary>
+internal sealed record ItemSummary(int Id, int Size, int LatencyMs);

@@ -1,0 +1,3 @@
+using AsyncHttp.Samples.Worker;
+
+return await WorkerApp.RunAsync(args, Console.Out);

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// Where a session reports: its logger, the <c>AsyncHttp</c> meter, the <c>AsyncHttp</c> activity source and its
+/// trace callbacks. Every report is skipped cheaply when nobody listens.
+/// </summary>
+internal sealed partial class SessionTelemetry
+{
+    public static readonly ActivitySource ActivitySource = new(ClientMetrics.MeterName);
+
+    private readonly ClientTrace[] _traces;
+
+    public SessionTelemetry(string session, ILogger logger, ClientMetrics metrics, ClientTrace[] traces)
+    {
+        Session = session;
+        Logger = logger;
+        Metrics = metrics;
+        _traces = traces;
+    }
+
+    public string Session { get; }
+
+    public ILogger Logger { get; }
+
+    public ClientMetrics Metrics { get; }
+
+    public bool Tracing => _traces.Length > 0;
+
+    public void Trace(TraceEventKind kind, HttpMethod? method = null, Uri? url = null, string? host = null, int? status = null, Exception? exception = null, TimeSpan? elapsed = null)
+    {
+        if (_traces.Length == 0)
+        {
+            return;
+        }
+
+        var e = new ClientTraceEvent(kind, Session, method, url, host, status, exception, elapsed);
+        foreach (var trace in _traces)
+        {
+            trace.Raise(e);
+        }
+    }
+
+    /// <summary>Starts the queue-wait span, a child of the caller's current activity, when someone listens.</summary>
+    public Activity? StartQueueWait(HostKey key)
+    {
+        if (!ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = ActivitySource.StartActivity("asynchttp.queue.wait", ActivityKind.Internal);
+        activity?.SetTag(ClientMetrics.SessionTag, Session);
+        activity?.SetTag("server.address", key.Host);
+        activity?.SetTag("server.port", key.Port);
+        return activity;
+    }
+
+    public void QueueWaited(HostKey key, TimeSpan waited, HttpMethod method, Uri url)
+    {
+        if (Metrics.QueueDuration.Enabled)
+        {
+            Metrics.QueueDuration.Record(waited.TotalSeconds, ClientMetrics.Tags(Session, key.Host, key.Port));
+        }
+
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            var redacted = UrlRedaction.Redact(url);
+            var milliseconds = waited.TotalMilliseconds;
+            Log.QueueWait(Logger, method, redacted, milliseconds);
+        }
+    }
+
+    public void QueueRejected(HttpMethod method, Uri url)
+    {
+        Metrics.QueueRejections.Add(1, new KeyValuePair<string, object?>(ClientMetrics.SessionTag, Session));
+        if (Logger.IsEnabled(LogLevel.Warning))
+        {
+            var redacted = UrlRedaction.Redact(url);
+            Log.QueueFull(Logger, method, redacted);
+        }
+    }
+
+    public void TimeoutFired(TimeoutKind kind, TimeSpan value, HttpMethod? method, Uri? url)
+    {
+        Metrics.Timeouts.Add(1, new KeyValuePair<string, object?>(ClientMetrics.SessionTag, Session), new KeyValuePair<string, object?>("asynchttp.timeout.kind", kind.ToString()));
+        if (Logger.IsEnabled(LogLevel.Information))
+        {
+            var redacted = UrlRedaction.Redact(url);
+            Log.TimeoutFired(Logger, method?.Method ?? "-", redacted, kind, value);
+        }
+    }
+
+    public void ConnectFailed(HostKey key, Exception error)
+    {
+        if (Logger.IsEnabled(LogLevel.Warning))
+        {
+            var host = key.ToString();
+            var errorType = error.GetType().Name;
+            Log.ConnectFailed(Logger, host, errorType, error);
+        }
+    }
+
+    public void RequestStarted(HttpMethod method, Uri url)
+    {
+        Trace(TraceEventKind.RequestStart, method, url);
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            var redacted = UrlRedaction.Redact(url);
+            Log.RequestStart(Logger, method, redacted);
+        }
+    }
+
+    public void RequestEnded(HttpMethod method, Uri url, int status, TimeSpan elapsed)
+    {
+        Trace(TraceEventKind.RequestEnd, method, url, status: status, elapsed: elapsed);
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            var redacted = UrlRedaction.Redact(url);
+            var milliseconds = elapsed.TotalMilliseconds;
+            Log.RequestEnd(Logger, method, redacted, status, milliseconds);
+        }
+    }
+
+    public void RequestCompleted(RequestContext context, TimeSpan elapsed)
+    {
+        if (!Metrics.RequestDuration.Enabled || context.Method is null || context.Url is null)
+        {
+            return;
+        }
+
+        var tags = ClientMetrics.Tags(Session, context.Url.IdnHost, context.Url.Port);
+        tags.Add("http.request.method", context.Method.Method);
+        if (context.StatusCode is { } status)
+        {
+            tags.Add("http.response.status_code", status);
+        }
+
+        if (context.ErrorType is { } errorType)
+        {
+            tags.Add("error.type", errorType);
+        }
+
+        Metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1004, EventName = "RequestStart", Level = LogLevel.Debug, Message = "{Method} {Url} started.")]
+        public static partial void RequestStart(ILogger logger, HttpMethod method, string url);
+
+        [LoggerMessage(EventId = 1005, EventName = "RequestEnd", Level = LogLevel.Debug, Message = "{Method} {Url} answered {StatusCode} after {ElapsedMs:F1} ms (headers).")]
+        public static partial void RequestEnd(ILogger logger, HttpMethod method, string url, int statusCode, double elapsedMs);
+
+        [LoggerMessage(EventId = 1006, EventName = "QueueWait", Level = LogLevel.Debug, Message = "{Method} {Url} waited {ElapsedMs:F1} ms in the queue.")]
+        public static partial void QueueWait(ILogger logger, HttpMethod method, string url, double elapsedMs);
+
+        [LoggerMessage(EventId = 1007, EventName = "QueueFull", Level = LogLevel.Warning, Message = "{Method} {Url} was rejected: the queue is full.")]
+        public static partial void QueueFull(ILogger logger, HttpMethod method, string url);
+
+        [LoggerMessage(EventId = 1008, EventName = "TimeoutFired", Level = LogLevel.Information, Message = "{Method} {Url}: the {Kind} timeout of {Timeout} fired.")]
+        public static partial void TimeoutFired(ILogger logger, string method, string url, TimeoutKind kind, TimeSpan timeout);
+
+        [LoggerMessage(EventId = 1009, EventName = "ConnectFailed", Level = LogLevel.Warning, Message = "Connecting to {Host} failed with {ErrorType}.")]
+        public static partial void ConnectFailed(ILogger logger, string host, string errorType, Exception exception);
+    }
+}

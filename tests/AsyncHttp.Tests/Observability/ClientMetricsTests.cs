@@ -1,0 +1,139 @@
+using System.Diagnostics.Metrics;
+using AsyncHttp.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+
+namespace AsyncHttp.Tests.Observability;
+
+/// <summary>The AsyncHttp meter under a known load, read with MetricCollector from a meter factory of the test's own.</summary>
+public sealed class ClientMetricsTests : IAsyncLifetime
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private TestServer _server = null!;
+
+    private IMeterFactory Meters => _services.GetRequiredService<IMeterFactory>();
+
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _services.DisposeAsync();
+    }
+
+    private MetricCollector<T> Collect<T>(string instrument) where T : struct => new(Meters, "AsyncHttp", instrument);
+
+    private static long SessionTotal(MetricCollector<long> collector, string session)
+    {
+        collector.RecordObservableInstruments();
+        var snapshot = collector.GetMeasurementSnapshot();
+
+        // Each collection reports every host of the session once; the last collection is the current value.
+        return snapshot.Where(m => (string?)m.Tags["asynchttp.session"] == session).GroupBy(m => m.Timestamp).Last().Sum(m => m.Value);
+    }
+
+    [Fact]
+    public async Task Gauges_LimitTwoWithFiveHeldRequests_ShowTwoInFlightAndThreeQueued()
+    {
+        using var inFlight = Collect<long>("asynchttp.client.requests.in_flight");
+        using var depth = Collect<long>("asynchttp.client.queue.depth");
+        using var open = Collect<long>("asynchttp.client.connections.open");
+        await using var session = new ClientSession("gauges", new ClientSessionOptions { Limit = 2 }, meterFactory: Meters);
+        var requests = Enumerable.Range(0, 5).Select(i => session.GetAsync(_server.Url($"hold?id=m{i}"))).ToList();
+        await _server.WhenArrivals(2);
+
+        Assert.Equal(2, SessionTotal(inFlight, "gauges"));
+        Assert.Equal(3, SessionTotal(depth, "gauges"));
+        Assert.Equal(2, SessionTotal(open, "gauges"));
+        var tags = inFlight.LastMeasurement!.Tags;
+        Assert.Equal("127.0.0.1", tags["server.address"]);
+        Assert.Equal(_server.BaseAddress.Port, tags["server.port"]);
+
+        for (var i = 0; i < 5; i++)
+        {
+            _server.Open($"m{i}");
+        }
+
+        foreach (var request in requests)
+        {
+            (await request).Dispose();
+        }
+
+        Assert.Equal(0, SessionTotal(inFlight, "gauges"));
+        Assert.Equal(0, SessionTotal(depth, "gauges"));
+    }
+
+    [Fact]
+    public async Task QueueDuration_IsRecordedForQueuedRequestsOnly_InFakeTime()
+    {
+        var time = new SignalingTimeProvider();
+        using var queueTime = Collect<double>("asynchttp.client.queue.duration");
+        await using var session = new ClientSession("queue", new ClientSessionOptions { Limit = 1, Timeout = { Total = null } }, time, meterFactory: Meters);
+        var first = session.GetAsync(_server.Url("hold?id=qd0"));
+        await _server.WhenArrivals(1);
+        var queued = Enumerable.Range(1, 3).Select(i => session.GetAsync(_server.Url($"hold?id=qd{i}"))).ToList();
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        for (var i = 0; i < 4; i++)
+        {
+            _server.Open($"qd{i}");
+        }
+
+        foreach (var request in queued.Prepend(first))
+        {
+            (await request).Dispose();
+        }
+
+        var waits = queueTime.GetMeasurementSnapshot();
+        Assert.Equal(3, waits.Count);
+        Assert.All(waits, m => Assert.Equal(2.0, m.Value));
+        Assert.All(waits, m => Assert.Equal("queue", m.Tags["asynchttp.session"]));
+    }
+
+    [Fact]
+    public async Task RequestDuration_IsRecordedAtRelease_WithStatusOrErrorType()
+    {
+        var time = new SignalingTimeProvider();
+        using var duration = Collect<double>("asynchttp.client.request.duration");
+        await using var session = new ClientSession("durations", new ClientSessionOptions(), time, meterFactory: Meters);
+
+        var response = await session.GetAsync(_server.Url("slowbody?id=rd"));
+        time.Advance(TimeSpan.FromSeconds(3)); // the body is still on the wire: the request is not over yet
+        Assert.Empty(duration.GetMeasurementSnapshot());
+        _server.Open("rd");
+        await response.ReadAsStringAsync();
+        await Assert.ThrowsAsync<ClientConnectorException>(() => session.GetAsync($"http://127.0.0.1:{LoopbackSockets.ClosedPort()}/"));
+
+        var measurements = duration.GetMeasurementSnapshot();
+        Assert.Equal(2, measurements.Count);
+        var ok = measurements[0];
+        Assert.Equal(3.0, ok.Value);
+        Assert.Equal(200, ok.Tags["http.response.status_code"]);
+        Assert.Equal("GET", ok.Tags["http.request.method"]);
+        Assert.False(ok.Tags.ContainsKey("error.type"));
+        Assert.Equal(typeof(ClientConnectorException).FullName, measurements[1].Tags["error.type"]);
+    }
+
+    [Fact]
+    public async Task Counters_CountTimeoutsByKindAndQueueRejections()
+    {
+        var time = new SignalingTimeProvider();
+        using var timeouts = Collect<long>("asynchttp.client.timeouts");
+        using var rejections = Collect<long>("asynchttp.client.queue.rejections");
+        await using var session = new ClientSession("counters", new ClientSessionOptions { Limit = 1, QueueLimit = 1, Timeout = { Connect = TimeSpan.FromSeconds(5) } }, time, meterFactory: Meters);
+        var held = session.GetAsync(_server.Url("hold?id=ct0"));
+        await _server.WhenArrivals(1);
+        var queued = session.GetAsync(_server.Url("hold?id=ct1"));
+
+        await Assert.ThrowsAsync<QueueFullException>(() => session.GetAsync(_server.Url("hold?id=ct2")));
+        time.Advance(TimeSpan.FromSeconds(5));
+        await Assert.ThrowsAsync<ConnectTimeoutException>(() => queued);
+
+        Assert.Equal(1, rejections.GetMeasurementSnapshot().EvaluateAsCounter());
+        var timeout = Assert.Single(timeouts.GetMeasurementSnapshot());
+        Assert.Equal("Connect", timeout.Tags["asynchttp.timeout.kind"]);
+        Assert.Equal("counters", timeout.Tags["asynchttp.session"]);
+        _server.Open("ct0");
+        (await held).Dispose();
+    }
+}
