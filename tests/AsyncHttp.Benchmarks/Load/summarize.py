@@ -34,6 +34,8 @@ def main(path, workload_order, client_order):
             "n": len(rs),
             "rps": median([r["requests"] / r["seconds"] for r in rs]),
             "cpu_us": median([r["cpu_seconds"] * 1e6 / r["requests"] for r in rs]),
+            "cpu_range": (min(r["cpu_seconds"] * 1e6 / r["requests"] for r in rs), max(r["cpu_seconds"] * 1e6 / r["requests"] for r in rs)),
+            "rps_range": (min(r["requests"] / r["seconds"] for r in rs), max(r["requests"] / r["seconds"] for r in rs)),
             "rss_mb": median([r["peak_rss_kb"] / 1024 for r in rs]),
             "alloc": median([r["allocated_bytes"] / r["requests"] if r.get("allocated_bytes") is not None else None for r in rs]),
             "conns": [(r.get("conn_port1"), r.get("conn_port2"), r.get("accepted")) for r in rs],
@@ -41,8 +43,8 @@ def main(path, workload_order, client_order):
         }
 
     out = []
-    out.append("| workload | client | req/s | × raw | CPU µs/req | Δ raw µs | peak RSS MB | × raw | alloc B/req | Δ raw B | connections (port 1 / port 2) | errors | runs |")
-    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    out.append("| workload | client | req/s | × raw | req/s range | CPU µs/req | Δ raw µs | CPU range | peak RSS MB | × raw | alloc B/req | Δ raw B | connections (port 1 / port 2) | errors | runs |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for w in workload_order:
         raw = stats.get((w, "raw"))
         for c in client_order:
@@ -53,7 +55,9 @@ def main(path, workload_order, client_order):
             cells = [
                 w, CLIENT_NAMES.get(c, c), f"{s['rps']:,.0f}",
                 ratio(s["rps"], raw and raw["rps"]),
+                f"{s['rps_range'][0] / 1000:.1f}–{s['rps_range'][1] / 1000:.1f}k",
                 f"{s['cpu_us']:.1f}", delta(s["cpu_us"], raw and raw["cpu_us"], "{:+.1f}"),
+                f"{s['cpu_range'][0]:.0f}–{s['cpu_range'][1]:.0f}",
                 f"{s['rss_mb']:.0f}", ratio(s["rss_mb"], raw and raw["rss_mb"]),
                 "–" if s["alloc"] is None else f"{s['alloc']:,.0f}",
                 delta(s["alloc"], raw and raw["alloc"], "{:+,.0f}"),
