@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using AsyncHttp.Extensions.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Hosting;
 
 namespace AsyncHttp.Extensions.Tests;
 
