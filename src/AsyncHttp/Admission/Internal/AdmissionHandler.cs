@@ -89,20 +89,5 @@ internal sealed class AdmissionHandler : DelegatingHandler
         || method == HttpMethod.Delete || method == HttpMethod.Options || method == HttpMethod.Trace;
 
     private static bool IsClosedBeforeResponse(HttpRequestException exception)
-    {
-        if (exception.HttpRequestError == HttpRequestError.ResponseEnded)
-        {
-            return true;
-        }
-
-        for (var e = exception.InnerException; e is not null; e = e.InnerException)
-        {
-            if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted })
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+        => exception.HttpRequestError == HttpRequestError.ResponseEnded || ExceptionTranslation.IsReset(exception);
 }

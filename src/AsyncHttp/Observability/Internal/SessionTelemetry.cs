@@ -27,8 +27,6 @@ internal sealed partial class SessionTelemetry
 
     public ClientMetrics Metrics { get; }
 
-    public bool Tracing => _traces.Length > 0;
-
     public void Trace(TraceEventKind kind, HttpMethod? method = null, Uri? url = null, string? host = null, int? status = null, Exception? exception = null, TimeSpan? elapsed = null)
     {
         if (_traces.Length == 0)
