@@ -26,6 +26,7 @@ public sealed partial class Connector
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly List<HostState> _hostsWithWaiters = [];
     private readonly string _sessionName;
+    private readonly QueueDeadlines _deadlines;
     private int _limit;
     private int _limitPerHost;
     private int _queueLimit;
@@ -36,9 +37,10 @@ public sealed partial class Connector
     private bool _closed;
     private TaskCompletionSource? _idle;
 
-    internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit)
+    internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit, TimeProvider? time = null)
     {
         _sessionName = sessionName;
+        _deadlines = new QueueDeadlines(time ?? TimeProvider.System, ExpireWaiters);
         SetLimits(limit, limitPerHost, queueLimit);
     }
 
@@ -64,9 +66,15 @@ public sealed partial class Connector
     }
 
     /// <summary>Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free.</summary>
+    /// <param name="key">The request's host.</param>
+    /// <param name="cancellationToken">Takes the request out of the queue.</param>
+    /// <param name="deadline">
+    /// When the wait gives up with <see cref="QueueDeadlineExceededException"/>; none when the caller's token carries its
+    /// timeouts.
+    /// </param>
     /// <exception cref="ObjectDisposedException">The session is closed.</exception>
     /// <exception cref="QueueFullException">The queue holds <see cref="ClientSessionOptions.QueueLimit"/> waiters already.</exception>
-    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken)
+    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken, QueueDeadline? deadline = null)
     {
         Waiter waiter;
         lock (_lock)
@@ -104,6 +112,10 @@ public sealed partial class Connector
             }
 
             _waiting++;
+            if (deadline is { } due)
+            {
+                _deadlines.Add(waiter, due);
+            }
         }
 
         // Registered outside the lock: a token cancelled meanwhile runs the callback inline, and it takes the lock.
@@ -159,6 +171,7 @@ public sealed partial class Connector
                 while (host.Head is { } waiter)
                 {
                     host.Remove(waiter);
+                    QueueDeadlines.Remove(waiter);
                     waiter.Queued = false;
                     failed.Add(waiter);
                 }
@@ -166,6 +179,7 @@ public sealed partial class Connector
 
             _hostsWithWaiters.Clear();
             _waiting = 0;
+            _deadlines.Stop();
         }
 
         foreach (var waiter in failed)
@@ -229,11 +243,42 @@ public sealed partial class Connector
     {
         var host = waiter.Host;
         host.Remove(waiter);
+        QueueDeadlines.Remove(waiter);
         waiter.Queued = false;
         _waiting--;
         if (host.WaiterCount == 0)
         {
             _hostsWithWaiters.Remove(host);
+        }
+    }
+
+    /// <summary>The deadline timer fired: fails the waiters whose deadline has passed.</summary>
+    private void ExpireWaiters()
+    {
+        List<(Waiter Waiter, TimeoutKind Kind)>? expired = null;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            var now = _deadlines.Now;
+            while (_deadlines.NextExpired(now) is { } waiter)
+            {
+                (expired ??= []).Add((waiter, waiter.Lane!.Kind));
+                Unlink(waiter);
+            }
+
+            _deadlines.Rearm();
+        }
+
+        if (expired is not null)
+        {
+            foreach (var (waiter, kind) in expired)
+            {
+                waiter.Fail(new QueueDeadlineExceededException(kind));
+            }
         }
     }
 

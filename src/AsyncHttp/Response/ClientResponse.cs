@@ -19,36 +19,34 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
 {
     private readonly HttpResponseMessage _message;
     private readonly RequestContext _context;
+
+    // The slot and the transport's body; null for a response that did not come through admission (a middleware's own).
+    private readonly SlotLease? _lease;
     private int _released;
 
-    internal ClientResponse(HttpRequestMessage request, HttpResponseMessage message, RequestContext context, IReadOnlyList<RedirectHop>? history = null)
+    internal ClientResponse(HttpRequestMessage request, HttpResponseMessage message, RequestContext context, IReadOnlyList<RedirectHop>? history = null, SlotLease? lease = null)
     {
         _message = message;
         _context = context;
+        _lease = lease ?? (message.Content as ReleasingContent)?.Lease;
         Method = request.Method;
         Url = message.RequestMessage?.RequestUri ?? request.RequestUri!;
         History = history ?? [];
         context.Response = message;
-        if (message.Content is ReleasingContent content)
-        {
-            context.FinalLease = content.Lease;
-        }
+        context.FinalLease = _lease;
     }
 
     /// <summary>Releases the slot of a response that was dropped without being released, and says so in the log.</summary>
     ~ClientResponse()
     {
         // A body read to its end gave its slot back already: nothing leaked.
-        if (Interlocked.Exchange(ref _released, 1) != 0 || (_message.Content is ReleasingContent { Lease.IsReleased: true }))
+        if (Interlocked.Exchange(ref _released, 1) != 0 || _lease is { IsReleased: true })
         {
             return;
         }
 
         _context.Session.OnResponseLeaked(Method, Url);
-        if (_message.Content is ReleasingContent content)
-        {
-            content.Lease.Release();
-        }
+        _lease?.Release();
 
         // Closing the connection is I/O: keep it off the finalizer thread.
         ThreadPool.UnsafeQueueUserWorkItem(static context => context.Abort(), _context, preferLocal: false);
@@ -85,8 +83,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     public IReadOnlyList<RedirectHop> History { get; }
 
     /// <summary>True once the slot went back to the connector: the body was read to its end, or the response released.</summary>
-    public bool IsReleased => Volatile.Read(ref _released) != 0
-        || (_message.Content is ReleasingContent content && content.Lease.IsReleased);
+    public bool IsReleased => Volatile.Read(ref _released) != 0 || _lease is { IsReleased: true };
 
     /// <summary>Throws <see cref="ResponseStatusException"/> when the status is 400 or above.</summary>
     /// <returns>This response, for chaining.</returns>
@@ -107,7 +104,8 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
         try
         {
-            return await _message.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            var stream = await _message.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            return _lease is { } lease && _message.Content is not ReleasingContent ? lease.Wrap(stream) : stream;
         }
         catch (Exception ex)
         {
@@ -117,12 +115,12 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Opens the body for the readers below. The session's own content opens its stream without I/O, so it is opened
+    /// Opens the body for the readers below. The transport's content opens its stream without I/O, so it is opened
     /// synchronously: no <see cref="Task{Stream}"/> per read, where <see cref="ReadAsStreamAsync"/> allocates up to three.
     /// </summary>
     private ValueTask<Stream> OpenStreamAsync(CancellationToken cancellationToken)
     {
-        if (_message.Content is not ReleasingContent content)
+        if (_lease is not { } lease)
         {
             return new ValueTask<Stream>(ReadAsStreamAsync(cancellationToken));
         }
@@ -130,7 +128,9 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
         try
         {
-            return new ValueTask<Stream>(content.ReadAsStream(cancellationToken));
+            return new ValueTask<Stream>(_message.Content is ReleasingContent content
+                ? content.ReadAsStream(cancellationToken)
+                : lease.Wrap(lease.Body.ReadAsStream(cancellationToken)));
         }
         catch (Exception ex)
         {
@@ -148,7 +148,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
     {
         var limit = _context.Session.MaxResponseContentBufferSize;
-        var declaredLength = _message.Content is ReleasingContent content ? content.DeclaredLength : ContentHeaders.ContentLength;
+        var declaredLength = _lease is { } lease ? lease.DeclaredLength : ContentHeaders.ContentLength;
         if (declaredLength is { } declared && declared > limit)
         {
             Dispose();
@@ -319,6 +319,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
 
         GC.SuppressFinalize(this);
         _message.Dispose();
+        _lease?.Release();
         _context.Complete();
     }
 

@@ -69,7 +69,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
         Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? []);
-        Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+        Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit, _time);
         Cookies = new CookieJar(snapshot.UnsafeCookies);
         _pipeline = BuildPipeline(snapshot);
         Telemetry.Metrics.Register(this);
@@ -165,21 +165,19 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_closed, this);
         var pipeline = EnterPipeline();
-        request.RequestUri = UrlResolution.AppendQuery(UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress), options?.Query);
-        ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
-        if (pipeline.Options.AutoDecompress && !request.Headers.NonValidated.Contains("Accept-Encoding"))
+        try
         {
-            request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
+            request.RequestUri = UrlResolution.AppendQuery(UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress), options?.Query);
+            ValidateHeaders(options?.Headers);
+            HopCookies.Validate(options?.Cookies);
+        }
+        catch
+        {
+            pipeline.Generation.Exit();
+            throw;
         }
 
-        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken)
-        {
-            Generation = pipeline.Generation,
-            Method = request.Method,
-            Url = request.RequestUri,
-        };
-        context.AttachTo(request);
-        return SendCoreAsync(request, pipeline, context, options);
+        return SendCoreAsync(request, pipeline, options, _time.GetTimestamp(), cancellationToken);
     }
 
     /// <summary>The current pipeline, counted as in use by one more request until that request's context completes.</summary>
@@ -200,21 +198,119 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestContext context, RequestOptions? options)
+    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
     {
-        Track(context);
-        context.Start();
+        var timeout = options?.Timeout ?? pipeline.Options.Timeout;
         Telemetry.RequestStarted(request.Method, request.RequestUri!);
-        var cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies);
+
+        // Without middlewares nothing needs to see the request before admission, so it queues as little more than a
+        // waiter and its URL: its headers, cookies, context and timer are made once it has a slot. The queue's
+        // deadline (Connect or Total) is kept by the connector, one timer for all waiters.
+        HostState? admitted = null;
+        if (pipeline.Generation.AdmitsFirst)
+        {
+            var key = HostKey.From(request.RequestUri!);
+            QueueWait queued = default;
+            try
+            {
+                var acquire = Connector.AcquireAsync(key, cancellationToken, QueueDeadline.From(timeout, started, _time));
+                if (acquire.IsCompletedSuccessfully)
+                {
+                    admitted = acquire.Result;
+                }
+                else
+                {
+                    queued = Telemetry.QueueEntered(key, request.Method, request.RequestUri!, _time);
+                    admitted = await acquire.ConfigureAwait(false);
+                    Telemetry.QueueLeft(queued, key, request.Method, request.RequestUri!, _time);
+                }
+            }
+            catch (Exception ex)
+            {
+                if (ex is QueueFullException)
+                {
+                    Telemetry.QueueRejected(request.Method, request.RequestUri!);
+                }
+
+                var unadmitted = CreateContext(request, pipeline, timeout, started, cancellationToken);
+                if (ex is QueueDeadlineExceededException expired)
+                {
+                    unadmitted.Expired(expired.Kind);
+                }
+
+                throw Failed(request, unadmitted, ex);
+            }
+            finally
+            {
+                queued.Span?.Dispose();
+            }
+        }
+
+        var context = CreateContext(request, pipeline, timeout, started, cancellationToken);
+        HopCookies cookies;
+        try
+        {
+            if (admitted is not null)
+            {
+                context.Admitted();
+            }
+
+            ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
+            if (pipeline.Options.AutoDecompress && !request.Headers.NonValidated.Contains("Accept-Encoding"))
+            {
+                request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
+            }
+
+            cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies);
+        }
+        catch (Exception ex)
+        {
+            if (admitted is not null)
+            {
+                Connector.Release(admitted);
+            }
+
+            throw Failed(request, context, ex);
+        }
+
         var followRedirects = options?.AllowRedirects ?? true;
         List<RedirectHop>? hops = null;
         HttpResponseMessage response;
+        SlotLease? lease = null;
         try
         {
             while (true)
             {
                 cookies.Apply(request);
-                response = await pipeline.Invoker.SendAsync(request, context.Token).ConfigureAwait(false);
+                if (admitted is { } host)
+                {
+                    // The first hop of a request admitted above: straight to the transport, with the rules of admission.
+                    admitted = null;
+                    try
+                    {
+                        try
+                        {
+                            response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
+                        }
+                        catch (HttpRequestException ex) when (AdmissionHandler.IsRetryable(request, ex, context.Token))
+                        {
+                            response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
+                        }
+                    }
+                    catch
+                    {
+                        Connector.Release(host);
+                        throw;
+                    }
+
+                    lease = pipeline.Generation.Admission.Lease(request, response, host, context, wrap: false);
+                }
+                else
+                {
+                    response = await pipeline.Invoker.SendAsync(request, context.Token).ConfigureAwait(false);
+                    lease = null;
+                }
+
                 cookies.Store(request.RequestUri!, response);
                 if (!followRedirects || RedirectPolicy.GetLocation(request, response) is not { } location)
                 {
@@ -226,6 +322,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 hops.Add(new RedirectHop(request.Method, request.RequestUri!, response.StatusCode, location));
                 Telemetry.Trace(TraceEventKind.RequestRedirect, request.Method, request.RequestUri, status: (int)response.StatusCode);
                 response.Dispose();
+                lease?.Release();
                 if (hops.Count > pipeline.Options.MaxRedirects)
                 {
                     throw new TooManyRedirectsException(pipeline.Options.MaxRedirects, hops);
@@ -237,23 +334,13 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
-            var error = context.Translate(ex);
-            context.Complete();
-            Telemetry.Trace(TraceEventKind.RequestException, request.Method, request.RequestUri, exception: error);
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                var url = UrlRedaction.Redact(request.RequestUri);
-                var errorType = error.GetType().Name;
-                Log.RequestFailed(_logger, request.Method, url, errorType, error);
-            }
-
-            throw error;
+            throw Failed(request, context, ex);
         }
 
         context.HeadersReceived();
         context.StatusCode = (int)response.StatusCode;
         Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, _time.GetElapsedTime(context.StartTimestamp));
-        var result = new ClientResponse(request, response, context, hops);
+        var result = new ClientResponse(request, response, context, hops, lease);
         if (context.IsAborted)
         {
             // The session aborted this request while its headers were on their way, before it could see the response.
@@ -269,6 +356,37 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         return result;
+    }
+
+    /// <summary>The context of a request, started at <paramref name="started"/> and counted among the live ones.</summary>
+    private RequestContext CreateContext(HttpRequestMessage request, Pipeline pipeline, ClientTimeout timeout, long started, CancellationToken cancellationToken)
+    {
+        var context = new RequestContext(this, timeout, _time, cancellationToken)
+        {
+            Generation = pipeline.Generation,
+            Method = request.Method,
+            Url = request.RequestUri,
+        };
+        context.AttachTo(request);
+        Track(context);
+        context.Start(started);
+        return context;
+    }
+
+    /// <summary>Ends a failed request: what its caller sees, traced and logged.</summary>
+    private Exception Failed(HttpRequestMessage request, RequestContext context, Exception exception)
+    {
+        var error = context.Translate(exception);
+        context.Complete();
+        Telemetry.Trace(TraceEventKind.RequestException, request.Method, request.RequestUri, exception: error);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            var url = UrlRedaction.Redact(request.RequestUri);
+            var errorType = error.GetType().Name;
+            Log.RequestFailed(_logger, request.Method, url, errorType, error);
+        }
+
+        return error;
     }
 
     /// <summary>
@@ -457,7 +575,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     private Pipeline BuildPipeline(ClientSessionOptions options)
     {
         var transport = Transport.Create(options, Connector, _time, Telemetry);
-        HttpMessageHandler handler = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null, Telemetry, _time);
+        var admission = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null, Telemetry, _time);
+        HttpMessageHandler handler = admission;
         for (var i = _middlewares.Length - 1; i >= 0; i--)
         {
             var middleware = _middlewares[i]() ?? throw new InvalidOperationException($"A middleware factory of session '{Name}' returned null.");
@@ -465,7 +584,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             handler = middleware;
         }
 
-        return new Pipeline(options, new PipelineGeneration(new HttpMessageInvoker(handler, disposeHandler: true)));
+        var invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+        return new Pipeline(options, new PipelineGeneration(invoker, admission, transport, admitsFirst: _middlewares.Length == 0));
     }
 
     private static ClientSessionOptions Checked(ClientSessionOptions options, string name)
@@ -480,17 +600,29 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         return snapshot;
     }
 
+    /// <summary>Throws for a per-request header that cannot be sent, before the request takes a slot.</summary>
+    private static void ValidateHeaders(IDictionary<string, string>? perRequest)
+    {
+        if (perRequest is null)
+        {
+            return;
+        }
+
+        foreach (var (name, value) in perRequest)
+        {
+            if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value))
+            {
+                throw new ArgumentException($"Header '{name}' has an invalid name, or a value with CR, LF or NUL.", nameof(perRequest));
+            }
+        }
+    }
+
     private static void ApplyHeaders(HttpRequestMessage request, IDictionary<string, string> defaults, IDictionary<string, string>? perRequest)
     {
         if (perRequest is not null)
         {
             foreach (var (name, value) in perRequest)
             {
-                if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value))
-                {
-                    throw new ArgumentException($"Header '{name}' has an invalid name, or a value with CR, LF or NUL.", nameof(perRequest));
-                }
-
                 Set(request, name, value);
             }
         }

@@ -2,7 +2,8 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The admission stage of the pipeline, just above the transport: takes a slot of the connector for each hop and
-/// ties its release to the response body (end of body, dispose) or to the failure of the send.
+/// ties its release to the response body (end of body, dispose) or to the failure of the send. A session without
+/// middlewares admits its first hop itself, before it builds the request, and shares the rules below.
 /// </summary>
 internal sealed class AdmissionHandler : DelegatingHandler
 {
@@ -49,10 +50,8 @@ internal sealed class AdmissionHandler : DelegatingHandler
             {
                 response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex) when (IsIdempotent(request.Method) && IsClosedBeforeResponse(ex) && !cancellationToken.IsCancellationRequested)
+            catch (HttpRequestException ex) when (IsRetryable(request, ex, cancellationToken))
             {
-                // The server closed the connection before answering, typically a kept-alive connection it had just
-                // dropped: an idempotent request is sent once more, on a fresh connection, with the slot it holds.
                 response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -62,26 +61,52 @@ internal sealed class AdmissionHandler : DelegatingHandler
             throw;
         }
 
-        if (context is { CreatedConnection: false })
-        {
-            _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, key.Host);
-        }
-
-        response.Content = new ReleasingContent(response.Content, new SlotLease(_connector, host), context, _maxDecompressedSize);
+        Lease(request, response, host, context, wrap: true);
         return response;
     }
+
+    /// <summary>
+    /// Ties the slot to the response's body. With <paramref name="wrap"/>, or when the body is decoded, the response's
+    /// content is replaced by one whose stream and disposal give the slot back, for any reader; otherwise only the
+    /// returned lease knows the slot, and the session reads the body through it.
+    /// </summary>
+    public SlotLease Lease(HttpRequestMessage request, HttpResponseMessage response, HostState host, RequestContext? context, bool wrap)
+    {
+        if (context is { CreatedConnection: false })
+        {
+            _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, host.Key.Host);
+        }
+
+        var lease = new SlotLease(_connector, host, response.Content, context, _maxDecompressedSize);
+        if (wrap || lease.Encoding is not null)
+        {
+            response.Content = new ReleasingContent(lease);
+        }
+
+        return lease;
+    }
+
+    /// <summary>
+    /// The server closed the connection before answering, typically a kept-alive connection it had just dropped: an
+    /// idempotent request is sent once more, on a fresh connection, with the slot it holds.
+    /// </summary>
+    public static bool IsRetryable(HttpRequestMessage request, HttpRequestException exception, CancellationToken cancellationToken)
+        => IsIdempotent(request.Method) && IsClosedBeforeResponse(exception) && !cancellationToken.IsCancellationRequested;
 
     /// <summary>The slow path: the request waits in the queue, which is traced, timed and given a span.</summary>
     private async ValueTask<HostState> WaitInQueueAsync(ValueTask<HostState> acquire, HostKey key, HttpRequestMessage request)
     {
-        var started = _time.GetTimestamp();
-        _telemetry.Trace(TraceEventKind.ConnectionQueuedStart, request.Method, request.RequestUri, key.Host);
-        using var span = _telemetry.StartQueueWait(key);
-        var host = await acquire.ConfigureAwait(false);
-        var waited = _time.GetElapsedTime(started);
-        _telemetry.QueueWaited(key, waited, request.Method, request.RequestUri!);
-        _telemetry.Trace(TraceEventKind.ConnectionQueuedEnd, request.Method, request.RequestUri, key.Host, elapsed: waited);
-        return host;
+        var queued = _telemetry.QueueEntered(key, request.Method, request.RequestUri!, _time);
+        try
+        {
+            var host = await acquire.ConfigureAwait(false);
+            _telemetry.QueueLeft(queued, key, request.Method, request.RequestUri!, _time);
+            return host;
+        }
+        finally
+        {
+            queued.Span?.Dispose();
+        }
     }
 
     private static bool IsIdempotent(HttpMethod method)

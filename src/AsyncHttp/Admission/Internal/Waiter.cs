@@ -32,6 +32,16 @@ internal sealed class Waiter : IValueTaskSource<HostState>
 
     public Waiter? Prev;
 
+    /// <summary>When the wait gives up, if it has a <see cref="QueueDeadline"/> (guarded by the connector's lock).</summary>
+    public long DeadlineAt;
+
+    /// <summary>The deadline lane the waiter is linked in, and its neighbours there (guarded by the connector's lock).</summary>
+    public QueueDeadlines.Lane? Lane;
+
+    public Waiter? LaneNext;
+
+    public Waiter? LanePrev;
+
     public short Version => _core.Version;
 
     public void RegisterCancellation(CancellationToken cancellationToken)

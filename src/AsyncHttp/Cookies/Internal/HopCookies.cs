@@ -2,9 +2,10 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The Cookie header of each hop of one request: the jar's cookies for the hop's URL, plus, while the request stays
-/// on its first origin, the caller's own Cookie header and per-request cookies.
+/// on its first origin, the caller's own Cookie header and per-request cookies. A struct: it lives in the session's
+/// state machine, not in an object of its own.
 /// </summary>
-internal sealed class HopCookies
+internal readonly struct HopCookies
 {
     private readonly CookieJar? _jar;
     private readonly Uri _origin;
@@ -24,18 +25,31 @@ internal sealed class HopCookies
 
         if (perRequest is not null)
         {
+            Validate(perRequest);
             foreach (var (name, value) in perRequest)
             {
-                if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value) || value.AsSpan().IndexOfAny(';', ',') >= 0)
-                {
-                    throw new ArgumentException($"Cookie '{name}' has an invalid name or value.", nameof(perRequest));
-                }
-
                 (parts ??= []).Add($"{name}={value}");
             }
         }
 
         _explicit = parts is null || parts.Count == 0 ? null : string.Join("; ", parts);
+    }
+
+    /// <summary>Throws for a per-request cookie that cannot be sent.</summary>
+    public static void Validate(IDictionary<string, string>? perRequest)
+    {
+        if (perRequest is null)
+        {
+            return;
+        }
+
+        foreach (var (name, value) in perRequest)
+        {
+            if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value) || value.AsSpan().IndexOfAny(';', ',') >= 0)
+            {
+                throw new ArgumentException($"Cookie '{name}' has an invalid name or value.", nameof(perRequest));
+            }
+        }
     }
 
     public void Apply(HttpRequestMessage request)

@@ -41,8 +41,24 @@ internal sealed partial class SessionTelemetry
         }
     }
 
+    /// <summary>A request joins the connector's queue: traced, and given a span when someone listens.</summary>
+    public QueueWait QueueEntered(HostKey key, HttpMethod method, Uri url, TimeProvider time)
+    {
+        var started = time.GetTimestamp();
+        Trace(TraceEventKind.ConnectionQueuedStart, method, url, key.Host);
+        return new QueueWait(started, StartQueueWait(key));
+    }
+
+    /// <summary>A request left the queue with a slot: its wait is recorded and traced. The caller ends the span.</summary>
+    public void QueueLeft(QueueWait wait, HostKey key, HttpMethod method, Uri url, TimeProvider time)
+    {
+        var waited = time.GetElapsedTime(wait.Started);
+        QueueWaited(key, waited, method, url);
+        Trace(TraceEventKind.ConnectionQueuedEnd, method, url, key.Host, elapsed: waited);
+    }
+
     /// <summary>Starts the queue-wait span, a child of the caller's current activity, when someone listens.</summary>
-    public Activity? StartQueueWait(HostKey key)
+    private Activity? StartQueueWait(HostKey key)
     {
         if (!ActivitySource.HasListeners())
         {
@@ -56,7 +72,7 @@ internal sealed partial class SessionTelemetry
         return activity;
     }
 
-    public void QueueWaited(HostKey key, TimeSpan waited, HttpMethod method, Uri url)
+    private void QueueWaited(HostKey key, TimeSpan waited, HttpMethod method, Uri url)
     {
         if (Metrics.QueueDuration.Enabled)
         {
@@ -165,3 +181,6 @@ internal sealed partial class SessionTelemetry
         public static partial void ConnectFailed(ILogger logger, string host, string errorType, Exception exception);
     }
 }
+
+/// <summary>A wait in the connector's queue: when it began, and its span if someone listens.</summary>
+internal readonly record struct QueueWait(long Started, Activity? Span);

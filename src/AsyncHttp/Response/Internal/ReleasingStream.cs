@@ -5,8 +5,10 @@ namespace AsyncHttp.Internal;
 /// cancellation (so <see cref="ClientTimeout.Total"/> covers the body), and gives the slot back at the end of the
 /// body, on a failed read, or on dispose.
 /// </summary>
-internal sealed class ReleasingStream(Stream inner, SlotLease lease, RequestContext? context) : ReadOnlyStream
+internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyStream
 {
+    private readonly RequestContext? _context = lease.Context;
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (lease.IsReleased)
@@ -15,7 +17,7 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease, RequestCont
             return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
 
-        if (context is null)
+        if (_context is not { } context)
         {
             return await ReadReleasingAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
@@ -74,11 +76,5 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease, RequestCont
         base.Dispose(disposing);
     }
 
-    private void Finish()
-    {
-        if (lease.Release())
-        {
-            context?.OnLeaseReleased(lease);
-        }
-    }
+    private void Finish() => lease.Release();
 }

@@ -95,14 +95,15 @@ internal sealed class RequestContext
     /// <summary>The timeout that fired, if one did.</summary>
     public TimeoutKind? FiredTimeout => _fired is > CallerFired and < AbortFired ? (TimeoutKind)(_fired - 2) : null;
 
-    public void Start()
+    /// <summary>Starts the deadlines, counted from <paramref name="started"/> (which may lie in the past: the queue).</summary>
+    public void Start(long started)
     {
-        var now = StartTimestamp = _time.GetTimestamp();
+        StartTimestamp = started;
         lock (_cts)
         {
-            _totalDeadline = After(now, Timeout.Total);
-            _connectDeadline = After(now, Timeout.Connect);
-            Rearm(now);
+            _totalDeadline = After(started, Timeout.Total);
+            _connectDeadline = After(started, Timeout.Connect);
+            Rearm(_time.GetTimestamp());
         }
 
         if (_callerToken.CanBeCanceled)
@@ -223,6 +224,9 @@ internal sealed class RequestContext
             // The connection is going away anyway.
         }
 
+        // A response read through its lease (no middlewares) holds the slot outside its content.
+        FinalLease?.Release();
+
         Complete();
     }
 
@@ -326,7 +330,16 @@ internal sealed class RequestContext
             }
         }
 
-        if (expired is { } kind && Fire((int)kind + 2))
+        if (expired is { } kind)
+        {
+            Expired(kind);
+        }
+    }
+
+    /// <summary>A timeout fired: the request is cancelled, and the timeout counted and logged.</summary>
+    public void Expired(TimeoutKind kind)
+    {
+        if (Fire((int)kind + 2))
         {
             ErrorType ??= kind switch
             {
