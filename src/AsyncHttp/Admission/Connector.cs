@@ -104,7 +104,7 @@ public sealed partial class Connector
                 throw new QueueFullException(_sessionName, _queueLimit);
             }
 
-            waiter = new Waiter(this, host, ++_sequence) { Queued = true };
+            waiter = new Waiter(host, ++_sequence);
             host.Enqueue(waiter);
             if (host.WaiterCount == 1)
             {
@@ -172,7 +172,6 @@ public sealed partial class Connector
                 {
                     host.Remove(waiter);
                     QueueDeadlines.Remove(waiter);
-                    waiter.Queued = false;
                     failed.Add(waiter);
                 }
             }
@@ -208,7 +207,7 @@ public sealed partial class Connector
     {
         lock (_lock)
         {
-            if (!waiter.Queued)
+            if (!waiter.Host.Holds(waiter))
             {
                 return false;
             }
@@ -244,7 +243,6 @@ public sealed partial class Connector
         var host = waiter.Host;
         host.Remove(waiter);
         QueueDeadlines.Remove(waiter);
-        waiter.Queued = false;
         _waiting--;
         if (host.WaiterCount == 0)
         {
@@ -328,7 +326,7 @@ public sealed partial class Connector
             }
         }
 
-        host = new HostState(key);
+        host = new HostState(this, key);
         _hosts.Add(key, host);
         return host;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AsyncHttp.Internal;
 using Microsoft.Extensions.Logging;
@@ -200,29 +201,30 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
     {
-        var timeout = options?.Timeout ?? pipeline.Options.Timeout;
         Telemetry.RequestStarted(request.Method, request.RequestUri!);
 
         // Without middlewares nothing needs to see the request before admission, so it queues as little more than a
         // waiter and its URL: its headers, cookies, context and timer are made once it has a slot. The queue's
-        // deadline (Connect or Total) is kept by the connector, one timer for all waiters.
+        // deadline (Connect or Total) is kept by the connector, one timer for all waiters. What this state machine
+        // keeps across the wait is what a queued request costs, so the wait keeps only what it needs after it.
         HostState? admitted = null;
         if (pipeline.Generation.AdmitsFirst)
         {
-            var key = HostKey.From(request.RequestUri!);
-            QueueWait queued = default;
+            Activity? queueSpan = null;
             try
             {
-                var acquire = Connector.AcquireAsync(key, cancellationToken, QueueDeadline.From(timeout, started, _time));
+                var key = HostKey.From(request.RequestUri!);
+                var deadline = QueueDeadline.From(options?.Timeout ?? pipeline.Options.Timeout, started, _time);
+                var acquire = Connector.AcquireAsync(key, cancellationToken, deadline);
                 if (acquire.IsCompletedSuccessfully)
                 {
                     admitted = acquire.Result;
                 }
                 else
                 {
-                    queued = Telemetry.QueueEntered(key, request.Method, request.RequestUri!, _time);
+                    queueSpan = Telemetry.QueueEntered(key, request.Method, request.RequestUri!);
                     admitted = await acquire.ConfigureAwait(false);
-                    Telemetry.QueueLeft(queued, key, request.Method, request.RequestUri!, _time);
+                    Telemetry.QueueLeft(started, admitted.Key, request.Method, request.RequestUri!, _time);
                 }
             }
             catch (Exception ex)
@@ -232,7 +234,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                     Telemetry.QueueRejected(request.Method, request.RequestUri!);
                 }
 
-                var unadmitted = CreateContext(request, pipeline, timeout, started, cancellationToken);
+                var unadmitted = CreateContext(request, pipeline, options, started, cancellationToken);
                 if (ex is QueueDeadlineExceededException expired)
                 {
                     unadmitted.Expired(expired.Kind);
@@ -242,11 +244,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             }
             finally
             {
-                queued.Span?.Dispose();
+                queueSpan?.Dispose();
             }
         }
 
-        var context = CreateContext(request, pipeline, timeout, started, cancellationToken);
+        var context = CreateContext(request, pipeline, options, started, cancellationToken);
         HopCookies cookies;
         try
         {
@@ -273,7 +275,6 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             throw Failed(request, context, ex);
         }
 
-        var followRedirects = options?.AllowRedirects ?? true;
         List<RedirectHop>? hops = null;
         HttpResponseMessage response;
         SlotLease? lease = null;
@@ -282,28 +283,20 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             while (true)
             {
                 cookies.Apply(request);
-                if (admitted is { } host)
+                if (admitted is not null)
                 {
                     // The first hop of a request admitted above: straight to the transport, with the rules of admission.
-                    admitted = null;
                     try
                     {
-                        try
-                        {
-                            response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
-                        }
-                        catch (HttpRequestException ex) when (AdmissionHandler.IsRetryable(request, ex, context.Token))
-                        {
-                            response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
-                        }
+                        response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
                     }
-                    catch
+                    catch (HttpRequestException ex) when (AdmissionHandler.IsRetryable(request, ex, context.Token))
                     {
-                        Connector.Release(host);
-                        throw;
+                        response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
                     }
 
-                    lease = pipeline.Generation.Admission.Lease(request, response, host, context, wrap: false);
+                    lease = pipeline.Generation.Admission.Lease(request, response, admitted, context, wrap: false);
+                    admitted = null;
                 }
                 else
                 {
@@ -312,7 +305,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 }
 
                 cookies.Store(request.RequestUri!, response);
-                if (!followRedirects || RedirectPolicy.GetLocation(request, response) is not { } location)
+                if (!(options?.AllowRedirects ?? true) || RedirectPolicy.GetLocation(request, response) is not { } location)
                 {
                     break;
                 }
@@ -334,6 +327,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
         catch (Exception ex)
         {
+            if (admitted is not null)
+            {
+                // The first hop failed before its response could hold the slot.
+                Connector.Release(admitted);
+            }
+
             throw Failed(request, context, ex);
         }
 
@@ -359,9 +358,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The context of a request, started at <paramref name="started"/> and counted among the live ones.</summary>
-    private RequestContext CreateContext(HttpRequestMessage request, Pipeline pipeline, ClientTimeout timeout, long started, CancellationToken cancellationToken)
+    private RequestContext CreateContext(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
     {
-        var context = new RequestContext(this, timeout, _time, cancellationToken)
+        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken)
         {
             Generation = pipeline.Generation,
             Method = request.Method,

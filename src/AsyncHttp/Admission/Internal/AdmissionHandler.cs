@@ -77,7 +77,7 @@ internal sealed class AdmissionHandler : DelegatingHandler
             _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, host.Key.Host);
         }
 
-        var lease = new SlotLease(_connector, host, response.Content, context, _maxDecompressedSize);
+        var lease = new SlotLease(host, response.Content, context, _maxDecompressedSize);
         if (wrap || lease.Encoding is not null)
         {
             response.Content = new ReleasingContent(lease);
@@ -96,17 +96,11 @@ internal sealed class AdmissionHandler : DelegatingHandler
     /// <summary>The slow path: the request waits in the queue, which is traced, timed and given a span.</summary>
     private async ValueTask<HostState> WaitInQueueAsync(ValueTask<HostState> acquire, HostKey key, HttpRequestMessage request)
     {
-        var queued = _telemetry.QueueEntered(key, request.Method, request.RequestUri!, _time);
-        try
-        {
-            var host = await acquire.ConfigureAwait(false);
-            _telemetry.QueueLeft(queued, key, request.Method, request.RequestUri!, _time);
-            return host;
-        }
-        finally
-        {
-            queued.Span?.Dispose();
-        }
+        var queuedAt = _time.GetTimestamp();
+        using var span = _telemetry.QueueEntered(key, request.Method, request.RequestUri!);
+        var host = await acquire.ConfigureAwait(false);
+        _telemetry.QueueLeft(queuedAt, key, request.Method, request.RequestUri!, _time);
+        return host;
     }
 
     private static bool IsIdempotent(HttpMethod method)

@@ -4,8 +4,11 @@ namespace AsyncHttp.Internal;
 /// The slots and the waiters of one host. Every field is guarded by the connector's lock. The object doubles as the
 /// lease a request holds: releasing a slot names the host it was taken from.
 /// </summary>
-internal sealed class HostState(HostKey key)
+internal sealed class HostState(Connector connector, HostKey key)
 {
+    /// <summary>The connector the host belongs to: a waiter or a lease reaches it from here, not from a field of its own.</summary>
+    public Connector Connector { get; } = connector;
+
     public HostKey Key { get; } = key;
 
     public int InUse;
@@ -19,6 +22,9 @@ internal sealed class HostState(HostKey key)
     public Waiter? Tail;
 
     public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0;
+
+    /// <summary>True while <paramref name="waiter"/> is linked in this host's queue.</summary>
+    public bool Holds(Waiter waiter) => waiter.Prev is not null || ReferenceEquals(Head, waiter);
 
     public void Enqueue(Waiter waiter)
     {

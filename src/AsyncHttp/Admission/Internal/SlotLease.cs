@@ -6,19 +6,16 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal sealed class SlotLease
 {
-    private readonly Connector _connector;
     private readonly HostState _host;
     private readonly long _maxDecodedSize;
     private int _released;
 
-    /// <param name="connector">The connector the slot came from.</param>
     /// <param name="host">The host whose slot it is.</param>
     /// <param name="body">The transport's response content.</param>
     /// <param name="context">The request, told when the slot goes back.</param>
     /// <param name="maxDecodedSize">Decode a compressed body up to this size; null leaves it encoded.</param>
-    public SlotLease(Connector connector, HostState host, HttpContent body, RequestContext? context, long? maxDecodedSize)
+    public SlotLease(HostState host, HttpContent body, RequestContext? context, long? maxDecodedSize)
     {
-        _connector = connector;
         _host = host;
         Body = body;
         Context = context;
@@ -62,7 +59,7 @@ internal sealed class SlotLease
             return false;
         }
 
-        _connector.Release(_host);
+        _host.Connector.Release(_host);
         Context?.OnLeaseReleased(this);
         return true;
     }

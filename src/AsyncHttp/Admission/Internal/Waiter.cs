@@ -8,13 +8,11 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal sealed class Waiter : IValueTaskSource<HostState>
 {
-    private readonly Connector _connector;
     private ManualResetValueTaskSourceCore<HostState> _core;
     private CancellationTokenRegistration _registration;
 
-    public Waiter(Connector connector, HostState host, long sequence)
+    public Waiter(HostState host, long sequence)
     {
-        _connector = connector;
         Host = host;
         Sequence = sequence;
         _core.RunContinuationsAsynchronously = true;
@@ -24,9 +22,6 @@ internal sealed class Waiter : IValueTaskSource<HostState>
 
     /// <summary>Arrival order across all hosts: the freed slot goes to the lowest eligible sequence.</summary>
     public long Sequence { get; }
-
-    /// <summary>True while the waiter is linked in its host's queue (guarded by the connector's lock).</summary>
-    public bool Queued;
 
     public Waiter? Next;
 
@@ -62,7 +57,7 @@ internal sealed class Waiter : IValueTaskSource<HostState>
     private void OnCanceled(CancellationToken token)
     {
         // Only a waiter still in the queue is removed; one already granted keeps its slot and its owner releases it.
-        if (_connector.TryRemoveWaiter(this))
+        if (Host.Connector.TryRemoveWaiter(this))
         {
             Fail(new OperationCanceledException(token));
         }

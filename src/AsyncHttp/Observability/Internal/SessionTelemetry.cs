@@ -42,17 +42,17 @@ internal sealed partial class SessionTelemetry
     }
 
     /// <summary>A request joins the connector's queue: traced, and given a span when someone listens.</summary>
-    public QueueWait QueueEntered(HostKey key, HttpMethod method, Uri url, TimeProvider time)
+    /// <returns>The queue-wait span, which the caller ends; null when no one listens.</returns>
+    public Activity? QueueEntered(HostKey key, HttpMethod method, Uri url)
     {
-        var started = time.GetTimestamp();
         Trace(TraceEventKind.ConnectionQueuedStart, method, url, key.Host);
-        return new QueueWait(started, StartQueueWait(key));
+        return StartQueueWait(key);
     }
 
-    /// <summary>A request left the queue with a slot: its wait is recorded and traced. The caller ends the span.</summary>
-    public void QueueLeft(QueueWait wait, HostKey key, HttpMethod method, Uri url, TimeProvider time)
+    /// <summary>A request that queued at <paramref name="queuedAt"/> left the queue with a slot: its wait is recorded and traced.</summary>
+    public void QueueLeft(long queuedAt, HostKey key, HttpMethod method, Uri url, TimeProvider time)
     {
-        var waited = time.GetElapsedTime(wait.Started);
+        var waited = time.GetElapsedTime(queuedAt);
         QueueWaited(key, waited, method, url);
         Trace(TraceEventKind.ConnectionQueuedEnd, method, url, key.Host, elapsed: waited);
     }
@@ -182,5 +182,3 @@ internal sealed partial class SessionTelemetry
     }
 }
 
-/// <summary>A wait in the connector's queue: when it began, and its span if someone listens.</summary>
-internal readonly record struct QueueWait(long Started, Activity? Span);
