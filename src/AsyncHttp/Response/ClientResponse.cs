@@ -147,6 +147,13 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <exception cref="ClientPayloadException">The body is larger than the buffer limit.</exception>
     public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
+        if (_context.IsAborted)
+        {
+            // The session closed under this response: its body is gone with the connection.
+            throw new SessionClosedException(_context.Session.Name);
+        }
+
         var limit = _context.Session.MaxResponseContentBufferSize;
         var declaredLength = _lease is { } lease ? lease.DeclaredLength : ContentHeaders.ContentLength;
         if (declaredLength is { } declared && declared > limit)

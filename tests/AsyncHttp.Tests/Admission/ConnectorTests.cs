@@ -1,4 +1,5 @@
 using AsyncHttp.Internal;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncHttp.Tests.Admission;
 
@@ -251,5 +252,88 @@ public sealed class ConnectorTests
 
         Assert.Equal(0, violations);
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_DeadlinePassesWhileQueued_FailsWithItsKindAndLeavesTheQueue()
+    {
+        var time = new FakeTimeProvider();
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(30), Connect = TimeSpan.FromSeconds(5) };
+        var queued = connector.AcquireAsync(A, CancellationToken.None, QueueDeadline.From(timeout, time.GetTimestamp(), time)).AsTask();
+
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.False(queued.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(0.1));
+
+        var error = await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => queued);
+        Assert.Equal(TimeoutKind.Connect, error.Kind);
+        Assert.Equal((1, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+        connector.Release(held);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_GrantedBeforeItsDeadline_KeepsTheSlotWhenTheDeadlinePasses()
+    {
+        var time = new FakeTimeProvider();
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(5) };
+        var queued = connector.AcquireAsync(A, CancellationToken.None, QueueDeadline.From(timeout, time.GetTimestamp(), time));
+
+        connector.Release(held);
+        var host = await queued;
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(1, connector.Stats.InUse);
+        connector.Release(host);
+        Assert.Equal(0, connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_DeadlinesOfDifferentSpans_ExpireEachAtItsOwnTimeBehindOneQueue()
+    {
+        var time = new FakeTimeProvider();
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        QueueDeadline? Within(int seconds) => QueueDeadline.From(new ClientTimeout { Total = TimeSpan.FromSeconds(seconds) }, time.GetTimestamp(), time);
+
+        var long1 = connector.AcquireAsync(A, CancellationToken.None, Within(20)).AsTask();
+        var short1 = connector.AcquireAsync(B, CancellationToken.None, Within(5)).AsTask();
+        var none = connector.AcquireAsync(A, CancellationToken.None).AsTask();
+        time.Advance(TimeSpan.FromSeconds(1));
+        var short2 = connector.AcquireAsync(A, CancellationToken.None, Within(5)).AsTask();
+
+        time.Advance(TimeSpan.FromSeconds(4));
+        await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => short1);
+        Assert.False(short2.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => short2);
+        Assert.False(long1.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(15));
+        await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => long1);
+
+        // The waiter without a deadline is still queued, and the freed slot goes to it.
+        Assert.Equal((1, 1), (connector.Stats.InUse, connector.Stats.Waiting));
+        connector.Release(held);
+        connector.Release(await none);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Close_WithQueuedDeadlines_FailsTheWaitersAndStopsTheTimer()
+    {
+        var time = new FakeTimeProvider();
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        _ = await connector.AcquireAsync(A, CancellationToken.None);
+        var queued = connector.AcquireAsync(A, CancellationToken.None, QueueDeadline.From(new ClientTimeout { Total = TimeSpan.FromSeconds(5) }, time.GetTimestamp(), time)).AsTask();
+
+        connector.Close();
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        await Assert.ThrowsAsync<SessionClosedException>(() => queued);
+        Assert.Equal(0, connector.Stats.Waiting);
     }
 }

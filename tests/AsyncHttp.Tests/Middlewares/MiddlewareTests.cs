@@ -97,4 +97,29 @@ public sealed class MiddlewareTests : IAsyncLifetime
         Assert.Equal("recovered", await response.ReadAsStringAsync());
         Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
     }
+
+    [Fact]
+    public async Task Middleware_RunsBeforeAdmission_WhileTheRequestWouldQueue()
+    {
+        var calls = new List<string>();
+        await using var session = new ClientSession("m", new ClientSessionOptions { Limit = 1 }, middlewares: [() => new SigningHandler("mw", calls)]);
+        var held = session.GetAsync(_server.Url("hold?id=m1"));
+        await _server.WhenArrived("m1");
+
+        var queued = session.GetAsync(_server.Url("hold?id=m2"));
+
+        // The middleware saw the second request although no slot is free: it runs outside admission.
+        Assert.Equal(["mw:/hold", "mw:/hold"], calls);
+        Assert.Equal((1, 1), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        _server.Open("m1");
+        _server.Open("m2");
+        await using (var first = await held.WaitAsync(TestServer.Patience))
+        {
+            Assert.Equal("done:m1", await first.ReadAsStringAsync());
+        }
+
+        await using var second = await queued.WaitAsync(TestServer.Patience);
+        Assert.Equal("done:m2", await second.ReadAsStringAsync());
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
 }

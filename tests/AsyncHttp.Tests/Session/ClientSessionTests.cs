@@ -114,6 +114,21 @@ public sealed class ClientSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DisposeAsync_ResponseWithItsBodyUnread_GivesItsSlotBackAndFailsItsRead()
+    {
+        var session = new ClientSession("closing", new ClientSessionOptions { Limit = 1 });
+        var response = await session.GetAsync(_server.Url("slowbody?id=u1"));
+        Assert.Equal(1, session.Connector.Stats.InUse);
+
+        await session.DisposeAsync();
+
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        Assert.True(response.IsReleased);
+        await Assert.ThrowsAsync<SessionClosedException>(() => response.ReadAsStringAsync());
+        await _server.WhenNoOpenConnections();
+    }
+
+    [Fact]
     public async Task CloseAsync_WithGracePeriod_LetsInFlightRequestsFinish()
     {
         var session = new ClientSession(new ClientSessionOptions { Limit = 2 });

@@ -15,8 +15,11 @@ public sealed class ClientTimeoutTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private ClientSession Session(ClientTimeout timeout, int limit = 10)
-        => new("timeouts", new ClientSessionOptions { Limit = limit, Timeout = timeout }, _time);
+    private ClientSession Session(ClientTimeout timeout, int limit = 10, bool withMiddleware = false)
+        => new("timeouts", new ClientSessionOptions { Limit = limit, Timeout = timeout }, _time, middlewares: withMiddleware ? [() => new PassThrough()] : null);
+
+    /// <summary>A middleware that changes nothing: with it, a request is built before it queues, and its own timer bounds the wait.</summary>
+    private sealed class PassThrough : DelegatingHandler;
 
     [Fact]
     public async Task Total_ServerStallsTheBody_FiresDuringReadAsStringAsync()
@@ -50,11 +53,13 @@ public sealed class ClientTimeoutTests : IAsyncLifetime
         Assert.Equal("body:t2", await read.WaitAsync(TestServer.Patience));
     }
 
-    [Fact]
-    public async Task Connect_RequestStuckInTheQueue_FiresWithConnectTimeout()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Connect_RequestStuckInTheQueue_FiresWithConnectTimeout(bool withMiddleware)
     {
         var connect = TimeSpan.FromSeconds(5);
-        await using var session = Session(new ClientTimeout { Connect = connect }, limit: 1);
+        await using var session = Session(new ClientTimeout { Connect = connect }, limit: 1, withMiddleware);
         var held = session.GetAsync(_server.Url("hold?id=c1"));
         await _server.WhenArrived("c1");
         var queued = session.GetAsync(_server.Url("hold?id=c2"));
@@ -71,6 +76,62 @@ public sealed class ClientTimeoutTests : IAsyncLifetime
         await using var response = await held;
         Assert.Equal("done:c1", await response.ReadAsStringAsync());
         Assert.DoesNotContain("c2", _server.Arrivals);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Total_RequestStuckInTheQueue_FiresWithTotalTimeoutAndConsumesNothing(bool withMiddleware)
+    {
+        var total = TimeSpan.FromSeconds(8);
+        await using var session = Session(new ClientTimeout { Total = total }, limit: 1, withMiddleware);
+        var held = session.GetAsync(_server.Url("hold?id=q1"), new RequestOptions { Timeout = new ClientTimeout() });
+        await _server.WhenArrived("q1");
+        var queued = session.GetAsync(_server.Url("hold?id=q2"));
+
+        _time.Advance(total);
+
+        var error = await Assert.ThrowsAsync<TotalTimeoutException>(() => queued.WaitAsync(TestServer.Patience));
+        Assert.Equal(total, error.Timeout);
+        Assert.Equal((1, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        _server.Open("q1");
+        await using (var response = await held)
+        {
+            Assert.Equal("done:q1", await response.ReadAsStringAsync());
+        }
+
+        Assert.Equal(0, session.Connector.Stats.InUse);
+        Assert.DoesNotContain("q2", _server.Arrivals);
+    }
+
+    [Fact]
+    public async Task PerRequestConnect_InTheQueue_ALaterShorterOneExpiresFirst()
+    {
+        await using var session = Session(new ClientTimeout { Connect = TimeSpan.FromSeconds(20) }, limit: 1);
+        var held = session.GetAsync(_server.Url("hold?id=r1"), new RequestOptions { Timeout = new ClientTimeout() });
+        await _server.WhenArrived("r1");
+        var patient = session.GetAsync(_server.Url("hold?id=r2"));
+        var hurried = session.GetAsync(_server.Url("hold?id=r3"), new RequestOptions { Timeout = new ClientTimeout { Connect = TimeSpan.FromSeconds(3) } });
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        var error = await Assert.ThrowsAsync<ConnectTimeoutException>(() => hurried.WaitAsync(TestServer.Patience));
+        Assert.Equal(TimeSpan.FromSeconds(3), error.Timeout);
+        Assert.False(patient.IsCompleted);
+        Assert.Equal((1, 1), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+
+        // Once admitted, the patient request is no longer bound by Connect: it waits for its server as long as it takes.
+        _server.Open("r1");
+        await using (var first = await held)
+        {
+            Assert.Equal("done:r1", await first.ReadAsStringAsync());
+        }
+
+        await _server.WhenArrived("r2");
+        _time.Advance(TimeSpan.FromSeconds(30));
+        _server.Open("r2");
+        await using var second = await patient.WaitAsync(TestServer.Patience);
+        Assert.Equal("done:r2", await second.ReadAsStringAsync());
     }
 
     [Fact]
