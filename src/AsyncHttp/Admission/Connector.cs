@@ -26,7 +26,7 @@ public sealed partial class Connector
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly List<HostState> _hostsWithWaiters = [];
     private readonly string _sessionName;
-    private readonly QueueDeadlines _deadlines;
+    private readonly DeadlineLanes _deadlines;
     private int _limit;
     private int _limitPerHost;
     private int _queueLimit;
@@ -40,7 +40,7 @@ public sealed partial class Connector
     internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit, TimeProvider? time = null)
     {
         _sessionName = sessionName;
-        _deadlines = new QueueDeadlines(time ?? TimeProvider.System, ExpireWaiters);
+        _deadlines = new DeadlineLanes(time ?? TimeProvider.System, ExpireWaiters);
         SetLimits(limit, limitPerHost, queueLimit);
     }
 
@@ -69,12 +69,12 @@ public sealed partial class Connector
     /// <param name="key">The request's host.</param>
     /// <param name="cancellationToken">Takes the request out of the queue.</param>
     /// <param name="deadline">
-    /// When the wait gives up with <see cref="QueueDeadlineExceededException"/>; none when the caller's token carries its
-    /// timeouts.
+    /// When the wait gives up with <see cref="QueueDeadlineExceededException"/> (<see cref="Deadline.InQueue"/>); none
+    /// when the caller's token carries its timeouts.
     /// </param>
     /// <exception cref="ObjectDisposedException">The session is closed.</exception>
     /// <exception cref="QueueFullException">The queue holds <see cref="ClientSessionOptions.QueueLimit"/> waiters already.</exception>
-    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken, QueueDeadline? deadline = null)
+    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
     {
         Waiter waiter;
         lock (_lock)
@@ -171,7 +171,7 @@ public sealed partial class Connector
                 while (host.Head is { } waiter)
                 {
                     host.Remove(waiter);
-                    QueueDeadlines.Remove(waiter);
+                    DeadlineLanes.Remove(waiter);
                     failed.Add(waiter);
                 }
             }
@@ -242,7 +242,7 @@ public sealed partial class Connector
     {
         var host = waiter.Host;
         host.Remove(waiter);
-        QueueDeadlines.Remove(waiter);
+        DeadlineLanes.Remove(waiter);
         _waiting--;
         if (host.WaiterCount == 0)
         {
@@ -262,7 +262,7 @@ public sealed partial class Connector
             }
 
             var now = _deadlines.Now;
-            while (_deadlines.NextExpired(now) is { } waiter)
+            while (_deadlines.NextExpired(now) is Waiter waiter)
             {
                 (expired ??= []).Add((waiter, waiter.Lane!.Kind));
                 Unlink(waiter);

@@ -26,6 +26,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     private readonly Lock _gate = new();
     private readonly List<PipelineGeneration> _retired = [];
     private readonly Func<DelegatingHandler>[] _middlewares;
+    private readonly DeadlineLanes _totals;
     private Pipeline _pipeline;
     private RequestContext? _live;
     private Task? _closing;
@@ -68,6 +69,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         _middlewares = middlewares?.ToArray() ?? [];
         var snapshot = Checked(options ?? new ClientSessionOptions(), name);
         _time = timeProvider ?? TimeProvider.System;
+        _totals = new DeadlineLanes(_time, ExpireTotals);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
         Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? []);
         Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit, _time);
@@ -214,7 +216,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             try
             {
                 var key = HostKey.From(request.RequestUri!);
-                var deadline = QueueDeadline.From(options?.Timeout ?? pipeline.Options.Timeout, started, _time);
+                var deadline = Deadline.InQueue(options?.Timeout ?? pipeline.Options.Timeout, started, _time);
                 var acquire = Connector.AcquireAsync(key, cancellationToken, deadline);
                 if (acquire.IsCompletedSuccessfully)
                 {
@@ -367,8 +369,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             Url = request.RequestUri,
         };
         context.AttachTo(request);
-        Track(context);
         context.Start(started);
+        Track(context);
         return context;
     }
 
@@ -457,6 +459,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             generation.Dispose();
         }
 
+        lock (_gate)
+        {
+            _totals.Stop();
+        }
+
         _graceEnd?.Dispose();
         Telemetry.Metrics.Unregister(this);
         Log.Closed(_logger, Name);
@@ -525,6 +532,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             }
 
             context.Next = context.Prev = null;
+            DeadlineLanes.Remove(context);
         }
 
         context.Generation?.Exit();
@@ -541,6 +549,35 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             }
 
             _live = context;
+            if (context.SharedTotal is { } total)
+            {
+                _totals.Add(context, total);
+            }
+        }
+    }
+
+    /// <summary>The session's Total timer fired: the requests whose shared deadline has passed time out.</summary>
+    private void ExpireTotals()
+    {
+        List<RequestContext>? expired = null;
+        lock (_gate)
+        {
+            var now = _totals.Now;
+            while (_totals.NextExpired(now) is RequestContext context)
+            {
+                DeadlineLanes.Remove(context);
+                (expired ??= []).Add(context);
+            }
+
+            _totals.Rearm();
+        }
+
+        if (expired is not null)
+        {
+            foreach (var context in expired)
+            {
+                context.Expired(TimeoutKind.Total);
+            }
         }
     }
 

@@ -261,7 +261,7 @@ public sealed class ConnectorTests
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
         var held = await connector.AcquireAsync(A, CancellationToken.None);
         var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(30), Connect = TimeSpan.FromSeconds(5) };
-        var queued = connector.AcquireAsync(A, CancellationToken.None, QueueDeadline.From(timeout, time.GetTimestamp(), time)).AsTask();
+        var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time)).AsTask();
 
         time.Advance(TimeSpan.FromSeconds(4.9));
         Assert.False(queued.IsCompleted);
@@ -281,7 +281,7 @@ public sealed class ConnectorTests
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
         var held = await connector.AcquireAsync(A, CancellationToken.None);
         var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(5) };
-        var queued = connector.AcquireAsync(A, CancellationToken.None, QueueDeadline.From(timeout, time.GetTimestamp(), time));
+        var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time));
 
         connector.Release(held);
         var host = await queued;
@@ -298,7 +298,7 @@ public sealed class ConnectorTests
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
         var held = await connector.AcquireAsync(A, CancellationToken.None);
-        QueueDeadline? Within(int seconds) => QueueDeadline.From(new ClientTimeout { Total = TimeSpan.FromSeconds(seconds) }, time.GetTimestamp(), time);
+        Deadline? Within(int seconds) => Deadline.InQueue(new ClientTimeout { Total = TimeSpan.FromSeconds(seconds) }, time.GetTimestamp(), time);
 
         var long1 = connector.AcquireAsync(A, CancellationToken.None, Within(20)).AsTask();
         var short1 = connector.AcquireAsync(B, CancellationToken.None, Within(5)).AsTask();
@@ -328,7 +328,7 @@ public sealed class ConnectorTests
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
         _ = await connector.AcquireAsync(A, CancellationToken.None);
-        var queued = connector.AcquireAsync(A, CancellationToken.None, QueueDeadline.From(new ClientTimeout { Total = TimeSpan.FromSeconds(5) }, time.GetTimestamp(), time)).AsTask();
+        var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(new ClientTimeout { Total = TimeSpan.FromSeconds(5) }, time.GetTimestamp(), time)).AsTask();
 
         connector.Close();
         time.Advance(TimeSpan.FromSeconds(10));

@@ -41,6 +41,27 @@ public sealed class ClientTimeoutTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Total_TwoRequestsStartedApart_EachTimesOutAtItsOwnDeadline()
+    {
+        await using var session = Session(new ClientTimeout { Total = TimeSpan.FromSeconds(10) });
+        await using var early = await session.GetAsync(_server.Url("slowbody?id=e1"));
+        var earlyRead = early.ReadAsStringAsync();
+        _time.Advance(TimeSpan.FromSeconds(4));
+        await using var late = await session.GetAsync(_server.Url("slowbody?id=e2"));
+        var lateRead = late.ReadAsStringAsync();
+
+        _time.Advance(TimeSpan.FromSeconds(6));
+
+        await Assert.ThrowsAsync<TotalTimeoutException>(() => earlyRead.WaitAsync(TestServer.Patience));
+        Assert.False(lateRead.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(3.9));
+        Assert.False(lateRead.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(0.1));
+        await Assert.ThrowsAsync<TotalTimeoutException>(() => lateRead.WaitAsync(TestServer.Patience));
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
     public async Task Total_NotYetElapsed_DoesNotFire()
     {
         await using var session = Session(new ClientTimeout { Total = TimeSpan.FromSeconds(10) });

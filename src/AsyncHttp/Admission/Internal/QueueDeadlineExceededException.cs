@@ -1,7 +1,7 @@
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// A queued request reached its <see cref="QueueDeadline"/> before a slot came free. Internal: the session turns it
+/// A queued request reached its <see cref="Deadline.InQueue"/> deadline before a slot came free. Internal: the session turns it
 /// into the <see cref="ClientTimeoutException"/> of <see cref="Kind"/>.
 /// </summary>
 internal sealed class QueueDeadlineExceededException(TimeoutKind kind)

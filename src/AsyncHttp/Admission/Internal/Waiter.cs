@@ -6,7 +6,7 @@ namespace AsyncHttp.Internal;
 /// One request waiting in the connector's queue: a node of its host's queue and the value-task source its caller
 /// awaits. One allocation per queued request and none for a request admitted at once.
 /// </summary>
-internal sealed class Waiter : IValueTaskSource<HostState>
+internal sealed class Waiter : DeadlineNode, IValueTaskSource<HostState>
 {
     private ManualResetValueTaskSourceCore<HostState> _core;
     private CancellationTokenRegistration _registration;
@@ -26,16 +26,6 @@ internal sealed class Waiter : IValueTaskSource<HostState>
     public Waiter? Next;
 
     public Waiter? Prev;
-
-    /// <summary>When the wait gives up, if it has a <see cref="QueueDeadline"/> (guarded by the connector's lock).</summary>
-    public long DeadlineAt;
-
-    /// <summary>The deadline lane the waiter is linked in, and its neighbours there (guarded by the connector's lock).</summary>
-    public QueueDeadlines.Lane? Lane;
-
-    public Waiter? LaneNext;
-
-    public Waiter? LanePrev;
 
     public short Version => _core.Version;
 

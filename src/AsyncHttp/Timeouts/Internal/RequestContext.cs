@@ -10,7 +10,7 @@ namespace AsyncHttp.Internal;
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "A plain source holds nothing to free; not disposing it makes a late timer fire harmless.")]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "As above.")]
-internal sealed class RequestContext
+internal sealed class RequestContext : DeadlineNode
 {
     public static readonly HttpRequestOptionsKey<RequestContext> OptionsKey = new("AsyncHttp.RequestContext");
 
@@ -95,13 +95,25 @@ internal sealed class RequestContext
     /// <summary>The timeout that fired, if one did.</summary>
     public TimeoutKind? FiredTimeout => _fired is > CallerFired and < AbortFired ? (TimeoutKind)(_fired - 2) : null;
 
+    /// <summary>
+    /// The <see cref="ClientTimeout.Total"/> deadline the session keeps for this request, behind the session's one timer,
+    /// when Total is its only timeout; null when the request's own timer keeps it.
+    /// </summary>
+    public Deadline? SharedTotal { get; private set; }
+
     /// <summary>Starts the deadlines, counted from <paramref name="started"/> (which may lie in the past: the queue).</summary>
     public void Start(long started)
     {
         StartTimestamp = started;
+        if (Timeout.Connect is null && Timeout.SockRead is null)
+        {
+            // Total alone needs no timer of the request's own: a request costs one timer less, the common case.
+            SharedTotal = Deadline.Total(Timeout, started, _time);
+        }
+
         lock (_cts)
         {
-            _totalDeadline = After(started, Timeout.Total);
+            _totalDeadline = SharedTotal is null ? After(started, Timeout.Total) : Never;
             _connectDeadline = After(started, Timeout.Connect);
             Rearm(_time.GetTimestamp());
         }
@@ -339,7 +351,7 @@ internal sealed class RequestContext
     /// <summary>A timeout fired: the request is cancelled, and the timeout counted and logged.</summary>
     public void Expired(TimeoutKind kind)
     {
-        if (Fire((int)kind + 2))
+        if (Volatile.Read(ref _completed) == 0 && Fire((int)kind + 2))
         {
             ErrorType ??= kind switch
             {

@@ -1,15 +1,14 @@
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The deadlines of the connector's queued requests behind one timer, so that a waiting request costs no timer and no
-/// cancellation source of its own. Requests with the same timeout span expire in arrival order, so each span is a FIFO
-/// lane and the timer is set to the earliest lane head. Every member runs under the connector's lock.
+/// Many deadlines behind one timer, so that what waits on them costs no timer and no cancellation source of its own.
+/// Nodes with the same timeout span and kind share a lane kept in deadline order; since they mostly arrive in that
+/// order, an insertion looks only at the tail. The timer is set to the earliest lane head. Every member runs under the
+/// owner's lock; the owner fails what expired outside it.
 /// </summary>
-/// <remarks>
-/// A request reads its start time just before it queues, so two racing requests may enter a lane in the opposite
-/// order of their starts; the later one then expires when the one ahead of it does, a few microseconds late.
-/// </remarks>
-internal sealed class QueueDeadlines(TimeProvider time, Action onTimer)
+/// <param name="time">The clock.</param>
+/// <param name="onTimer">Called on a timer thread when the earliest deadline may have passed.</param>
+internal sealed class DeadlineLanes(TimeProvider time, Action onTimer)
 {
     private const long Never = long.MaxValue;
 
@@ -19,65 +18,83 @@ internal sealed class QueueDeadlines(TimeProvider time, Action onTimer)
     private readonly List<Lane> _lanes = [];
     private ITimer? _timer;
     private long _armedAt = Never;
+    private bool _stopped;
 
     public long Now => time.GetTimestamp();
 
-    public void Add(Waiter waiter, QueueDeadline deadline)
+    public void Add(DeadlineNode node, Deadline deadline)
     {
         var lane = LaneFor(deadline.Span, deadline.Kind);
-        waiter.DeadlineAt = deadline.At;
-        waiter.Lane = lane;
-        waiter.LanePrev = lane.Tail;
-        if (lane.Tail is null)
+        node.DeadlineAt = deadline.At;
+        node.Lane = lane;
+
+        // After the last node due no later than this one: the tail, unless this node overtook others on its way here.
+        var after = lane.Tail;
+        while (after is not null && after.DeadlineAt > deadline.At)
         {
-            lane.Head = waiter;
+            after = after.LanePrev;
+        }
+
+        node.LanePrev = after;
+        node.LaneNext = after is null ? lane.Head : after.LaneNext;
+        if (after is null)
+        {
+            lane.Head = node;
         }
         else
         {
-            lane.Tail.LaneNext = waiter;
+            after.LaneNext = node;
         }
 
-        lane.Tail = waiter;
+        if (node.LaneNext is null)
+        {
+            lane.Tail = node;
+        }
+        else
+        {
+            node.LaneNext.LanePrev = node;
+        }
+
         if (deadline.At < _armedAt)
         {
             Arm(deadline.At);
         }
     }
 
-    /// <summary>Takes a waiter out of its lane, if it is in one.</summary>
-    public static void Remove(Waiter waiter)
+    /// <summary>Takes a node out of its lane, if it is in one.</summary>
+    public static void Remove(DeadlineNode node)
     {
-        if (waiter.Lane is not { } lane)
+        if (node.Lane is not { } lane)
         {
             return;
         }
 
-        if (waiter.LanePrev is null)
+        if (node.LanePrev is null)
         {
-            lane.Head = waiter.LaneNext;
+            lane.Head = node.LaneNext;
         }
         else
         {
-            waiter.LanePrev.LaneNext = waiter.LaneNext;
+            node.LanePrev.LaneNext = node.LaneNext;
         }
 
-        if (waiter.LaneNext is null)
+        if (node.LaneNext is null)
         {
-            lane.Tail = waiter.LanePrev;
+            lane.Tail = node.LanePrev;
         }
         else
         {
-            waiter.LaneNext.LanePrev = waiter.LanePrev;
+            node.LaneNext.LanePrev = node.LanePrev;
         }
 
-        waiter.Lane = null;
-        waiter.LaneNext = waiter.LanePrev = null;
+        node.Lane = null;
+        node.LaneNext = node.LanePrev = null;
 
         // The timer is left where it is: firing early finds nothing expired and moves on to the next head.
     }
 
-    /// <summary>The oldest waiter whose deadline has passed, or null; the caller unlinks it and asks again.</summary>
-    public Waiter? NextExpired(long now)
+    /// <summary>The earliest node whose deadline has passed, or null; the caller removes it and asks again.</summary>
+    public DeadlineNode? NextExpired(long now)
     {
         foreach (var lane in _lanes)
         {
@@ -90,7 +107,7 @@ internal sealed class QueueDeadlines(TimeProvider time, Action onTimer)
         return null;
     }
 
-    /// <summary>After the timer fired and the expired waiters left: points it at the earliest head that remains.</summary>
+    /// <summary>After the timer fired and the expired nodes left: points it at the earliest head that remains.</summary>
     public void Rearm()
     {
         _armedAt = Never;
@@ -109,9 +126,10 @@ internal sealed class QueueDeadlines(TimeProvider time, Action onTimer)
         }
     }
 
-    /// <summary>Stops the timer for good (the connector closed).</summary>
+    /// <summary>Stops the timer for good: the owner closed.</summary>
     public void Stop()
     {
+        _stopped = true;
         _timer?.Dispose();
         _timer = null;
         _armedAt = Never;
@@ -119,10 +137,14 @@ internal sealed class QueueDeadlines(TimeProvider time, Action onTimer)
 
     private void Arm(long at)
     {
+        if (_stopped)
+        {
+            return;
+        }
+
         _armedAt = at;
         var due = time.GetElapsedTime(time.GetTimestamp(), at);
         due = due < TimeSpan.Zero ? TimeSpan.Zero : due > MaxDue ? MaxDue : due;
-
         if (_timer is null)
         {
             _timer = time.CreateTimer(static s => ((Action)s!)(), onTimer, due, Timeout.InfiniteTimeSpan);
@@ -150,15 +172,15 @@ internal sealed class QueueDeadlines(TimeProvider time, Action onTimer)
         return added;
     }
 
-    /// <summary>The waiters of one timeout span and kind, oldest first.</summary>
+    /// <summary>The nodes of one timeout span and kind, earliest deadline first.</summary>
     internal sealed class Lane(long span, TimeoutKind kind)
     {
         public long Span { get; } = span;
 
         public TimeoutKind Kind { get; } = kind;
 
-        public Waiter? Head;
+        public DeadlineNode? Head;
 
-        public Waiter? Tail;
+        public DeadlineNode? Tail;
     }
 }
