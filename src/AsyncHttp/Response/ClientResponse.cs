@@ -155,7 +155,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         }
 
         var limit = _context.Session.MaxResponseContentBufferSize;
-        var declaredLength = _lease is { } lease ? lease.DeclaredLength : ContentHeaders.ContentLength;
+        var declaredLength = _message.Content is ReleasingContent content ? content.DeclaredLength : _lease?.DeclaredLength ?? ContentHeaders.ContentLength;
         if (declaredLength is { } declared && declared > limit)
         {
             Dispose();

@@ -95,6 +95,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     internal SessionTelemetry Telemetry { get; }
 
+    internal TimeProvider Time => _time;
+
     internal long MaxResponseContentBufferSize => Volatile.Read(ref _pipeline).Options.MaxResponseContentBufferSize;
 
     /// <summary>Sends a GET request and returns once the response headers are in; the body is read later.</summary>
@@ -362,7 +364,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     /// <summary>The context of a request, started at <paramref name="started"/> and counted among the live ones.</summary>
     private RequestContext CreateContext(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
     {
-        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, _time, cancellationToken)
+        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, cancellationToken)
         {
             Generation = pipeline.Generation,
             Method = request.Method,
@@ -549,7 +551,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             }
 
             _live = context;
-            if (context.SharedTotal is { } total)
+            if (context.SharesTotal && Deadline.Total(context.Timeout, context.StartTimestamp, _time) is { } total)
             {
                 _totals.Add(context, total);
             }

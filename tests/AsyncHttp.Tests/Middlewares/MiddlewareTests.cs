@@ -29,6 +29,18 @@ public sealed class MiddlewareTests : IAsyncLifetime
         }
     }
 
+    /// <summary>Buffers every response body itself, as a logging or caching middleware would, noting what it saw.</summary>
+    private sealed class BufferingHandler(List<string> seen) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            await response.Content.LoadIntoBufferAsync(cancellationToken);
+            seen.Add($"encoding={string.Join(",", response.Content.Headers.ContentEncoding)} length={response.Content.Headers.ContentLength}");
+            return response;
+        }
+    }
+
     private sealed class StallingHandler : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -121,5 +133,20 @@ public sealed class MiddlewareTests : IAsyncLifetime
         await using var second = await queued.WaitAsync(TestServer.Patience);
         Assert.Equal("done:m2", await second.ReadAsStringAsync());
         Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task Middleware_ThatBuffersACompressedBody_SeesItDecoded_AndTheSlotGoesBackAtItsEnd()
+    {
+        var seen = new List<string>();
+        await using var session = new ClientSession("m", new ClientSessionOptions { Limit = 1 }, middlewares: [() => new BufferingHandler(seen)]);
+
+        await using var response = await session.GetAsync(_server.Url("compressed?encoding=gzip&size=300000"));
+
+        // Read to its end inside the middleware: the slot is back before the caller reads anything.
+        Assert.Equal(0, session.Connector.Stats.InUse);
+        Assert.Equal(["encoding= length=300000"], seen);
+        Assert.Equal(300000, (await response.ReadAsBytesAsync()).Length);
+        Assert.Empty(response.ContentHeaders.ContentEncoding);
     }
 }

@@ -77,10 +77,11 @@ internal sealed class AdmissionHandler : DelegatingHandler
             _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, host.Key.Host);
         }
 
-        var lease = new SlotLease(host, response.Content, context, _maxDecompressedSize);
-        if (wrap || lease.Encoding is not null)
+        var lease = new SlotLease(host, response.Content, context);
+        var encoding = ReleasingContent.DecodedEncoding(response.Content, _maxDecompressedSize);
+        if (wrap || encoding is not null)
         {
-            response.Content = new ReleasingContent(lease);
+            response.Content = new ReleasingContent(lease, encoding, _maxDecompressedSize ?? 0);
         }
 
         return lease;

@@ -7,26 +7,16 @@ namespace AsyncHttp.Internal;
 internal sealed class SlotLease
 {
     private readonly HostState _host;
-    private readonly long _maxDecodedSize;
     private int _released;
 
     /// <param name="host">The host whose slot it is.</param>
     /// <param name="body">The transport's response content.</param>
     /// <param name="context">The request, told when the slot goes back.</param>
-    /// <param name="maxDecodedSize">Decode a compressed body up to this size; null leaves it encoded.</param>
-    public SlotLease(HostState host, HttpContent body, RequestContext? context, long? maxDecodedSize)
+    public SlotLease(HostState host, HttpContent body, RequestContext? context)
     {
         _host = host;
         Body = body;
         Context = context;
-        // The typed ContentEncoding collection is allocated on first use: look at it only when the header is there.
-        if (maxDecodedSize is { } max
-            && body.Headers.NonValidated.Contains("Content-Encoding")
-            && DecodingStream.Supported(body.Headers.ContentEncoding) is { } encoding)
-        {
-            Encoding = encoding;
-            _maxDecodedSize = max;
-        }
     }
 
     /// <summary>The transport's response content.</summary>
@@ -34,22 +24,13 @@ internal sealed class SlotLease
 
     public RequestContext? Context { get; }
 
-    /// <summary>The content coding decoded above the transport, if any.</summary>
-    public string? Encoding { get; }
-
     public bool IsReleased => Volatile.Read(ref _released) != 0;
 
-    /// <summary>
-    /// The body length the server declared, as the transport already parsed it; none for a body decoded here.
-    /// </summary>
-    public long? DeclaredLength => Encoding is null ? Body.Headers.ContentLength : null;
+    /// <summary>The body length the server declared, as the transport already parsed it.</summary>
+    public long? DeclaredLength => Body.Headers.ContentLength;
 
-    /// <summary>The body as the caller reads it: giving the slot back at its end, decoded when it is compressed.</summary>
-    public Stream Wrap(Stream transport)
-    {
-        var body = new ReleasingStream(transport, this);
-        return Encoding is null ? body : new DecodingStream(body, Encoding, _maxDecodedSize);
-    }
+    /// <summary>The transport's body stream as the caller reads it: giving the slot back at its end.</summary>
+    public ReleasingStream Wrap(Stream transport) => new(transport, this);
 
     /// <summary>Gives the slot back; true for the call that did it.</summary>
     public bool Release()

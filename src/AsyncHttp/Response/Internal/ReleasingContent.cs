@@ -10,11 +10,18 @@ namespace AsyncHttp.Internal;
 internal sealed class ReleasingContent : HttpContent
 {
     private readonly SlotLease _lease;
+    private readonly string? _encoding;
+    private readonly long _maxDecodedSize;
 
-    public ReleasingContent(SlotLease lease)
+    /// <param name="lease">The slot and the transport's content.</param>
+    /// <param name="encoding">The content coding to decode, if any.</param>
+    /// <param name="maxDecodedSize">The largest decoded body.</param>
+    public ReleasingContent(SlotLease lease, string? encoding, long maxDecodedSize)
     {
         _lease = lease;
-        var decoded = lease.Encoding is not null;
+        _encoding = encoding;
+        _maxDecodedSize = maxDecodedSize;
+        var decoded = encoding is not null;
         foreach (var header in lease.Body.Headers.NonValidated)
         {
             // A decoded body no longer has the encoding or the length the server declared.
@@ -39,13 +46,32 @@ internal sealed class ReleasingContent : HttpContent
 
     public SlotLease Lease => _lease;
 
+    /// <summary>
+    /// The body length the server declared, as the transport already parsed it (reading it from the copied headers
+    /// would parse it again); none for a body decoded here.
+    /// </summary>
+    public long? DeclaredLength => _encoding is null ? _lease.DeclaredLength : null;
+
+    /// <summary>Detects the content coding of a transport's response that the session decodes, if any.</summary>
+    public static string? DecodedEncoding(HttpContent body, long? maxDecodedSize)
+        // The typed ContentEncoding collection is allocated on first use: look at it only when the header is there.
+        => maxDecodedSize is not null && body.Headers.NonValidated.Contains("Content-Encoding")
+            ? DecodingStream.Supported(body.Headers.ContentEncoding)
+            : null;
+
     protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-        => _lease.Wrap(await _lease.Body.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        => Wrap(await _lease.Body.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
     protected override Stream CreateContentReadStream(CancellationToken cancellationToken)
-        => _lease.Wrap(_lease.Body.ReadAsStream(cancellationToken));
+        => Wrap(_lease.Body.ReadAsStream(cancellationToken));
+
+    private Stream Wrap(Stream transport)
+    {
+        var body = _lease.Wrap(transport);
+        return _encoding is null ? body : new DecodingStream(body, _encoding, _maxDecodedSize);
+    }
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {

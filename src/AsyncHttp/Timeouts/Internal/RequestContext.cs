@@ -22,7 +22,6 @@ internal sealed class RequestContext : DeadlineNode
     // The source doubles as the gate of the deadlines and the timer, one object fewer per request: it is private and
     // only its token leaves this class, so nothing else locks on it.
     private readonly CancellationTokenSource _cts = new();
-    private readonly TimeProvider _time;
     private readonly CancellationToken _callerToken;
     private CancellationTokenRegistration _callerRegistration;
     private ITimer? _timer;
@@ -35,11 +34,10 @@ internal sealed class RequestContext : DeadlineNode
     private int _fired;
     private int _completed;
 
-    public RequestContext(ClientSession session, ClientTimeout timeout, TimeProvider time, CancellationToken callerToken)
+    public RequestContext(ClientSession session, ClientTimeout timeout, CancellationToken callerToken)
     {
         Session = session;
         Timeout = timeout;
-        _time = time;
         _callerToken = callerToken;
     }
 
@@ -96,10 +94,10 @@ internal sealed class RequestContext : DeadlineNode
     public TimeoutKind? FiredTimeout => _fired is > CallerFired and < AbortFired ? (TimeoutKind)(_fired - 2) : null;
 
     /// <summary>
-    /// The <see cref="ClientTimeout.Total"/> deadline the session keeps for this request, behind the session's one timer,
-    /// when Total is its only timeout; null when the request's own timer keeps it.
+    /// True when <see cref="ClientTimeout.Total"/> is the request's only timeout: the session keeps its deadline behind
+    /// the session's one timer, and the request has no timer of its own.
     /// </summary>
-    public Deadline? SharedTotal { get; private set; }
+    public bool SharesTotal { get; private set; }
 
     /// <summary>Starts the deadlines, counted from <paramref name="started"/> (which may lie in the past: the queue).</summary>
     public void Start(long started)
@@ -108,14 +106,14 @@ internal sealed class RequestContext : DeadlineNode
         if (Timeout.Connect is null && Timeout.SockRead is null)
         {
             // Total alone needs no timer of the request's own: a request costs one timer less, the common case.
-            SharedTotal = Deadline.Total(Timeout, started, _time);
+            SharesTotal = Timeout.Total is not null;
         }
 
         lock (_cts)
         {
-            _totalDeadline = SharedTotal is null ? After(started, Timeout.Total) : Never;
+            _totalDeadline = SharesTotal ? Never : After(started, Timeout.Total);
             _connectDeadline = After(started, Timeout.Connect);
-            Rearm(_time.GetTimestamp());
+            Rearm(Session.Time.GetTimestamp());
         }
 
         if (_callerToken.CanBeCanceled)
@@ -132,7 +130,7 @@ internal sealed class RequestContext : DeadlineNode
             return;
         }
 
-        var now = _time.GetTimestamp();
+        var now = Session.Time.GetTimestamp();
         lock (_cts)
         {
             // What is left of Connect now bounds a new connection, which the transport's connect callback enforces.
@@ -149,7 +147,7 @@ internal sealed class RequestContext : DeadlineNode
         get
         {
             var end = Volatile.Read(ref _connectBudgetEnd);
-            return end == Never ? null : _time.GetElapsedTime(_time.GetTimestamp(), end) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            return end == Never ? null : Session.Time.GetElapsedTime(Session.Time.GetTimestamp(), end) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
         }
     }
 
@@ -219,7 +217,7 @@ internal sealed class RequestContext : DeadlineNode
             _timer = null;
         }
 
-        Session.Telemetry.RequestCompleted(this, _time.GetElapsedTime(StartTimestamp));
+        Session.Telemetry.RequestCompleted(this, Session.Time.GetElapsedTime(StartTimestamp));
         Session.Untrack(this);
     }
 
@@ -292,7 +290,7 @@ internal sealed class RequestContext : DeadlineNode
             return;
         }
 
-        var now = _time.GetTimestamp();
+        var now = Session.Time.GetTimestamp();
         lock (_cts)
         {
             _sockReadDeadline = After(now, timeout);
@@ -322,7 +320,7 @@ internal sealed class RequestContext : DeadlineNode
                 return;
             }
 
-            var now = _time.GetTimestamp();
+            var now = Session.Time.GetTimestamp();
             _armedAt = Never;
             if (now >= _totalDeadline)
             {
@@ -390,10 +388,10 @@ internal sealed class RequestContext : DeadlineNode
         }
 
         _armedAt = next;
-        var due = next == Never ? System.Threading.Timeout.InfiniteTimeSpan : Max(_time.GetElapsedTime(now, next), TimeSpan.Zero);
+        var due = next == Never ? System.Threading.Timeout.InfiniteTimeSpan : Max(Session.Time.GetElapsedTime(now, next), TimeSpan.Zero);
         if (_timer is null)
         {
-            _timer = _time.CreateTimer(static s => ((RequestContext)s!).OnTimer(), this, due, System.Threading.Timeout.InfiniteTimeSpan);
+            _timer = Session.Time.CreateTimer(static s => ((RequestContext)s!).OnTimer(), this, due, System.Threading.Timeout.InfiniteTimeSpan);
         }
         else
         {
@@ -410,7 +408,7 @@ internal sealed class RequestContext : DeadlineNode
             return Never;
         }
 
-        var ticks = value.TotalSeconds * _time.TimestampFrequency;
+        var ticks = value.TotalSeconds * Session.Time.TimestampFrequency;
         return ticks >= Never - now ? Never : now + (long)ticks;
     }
 }
