@@ -34,6 +34,10 @@ internal sealed class RequestContext : DeadlineNode
     private int _fired;
     private int _completed;
 
+    // Set at the start when Connect or SockRead is set: only then do the request's deadlines move while it runs and
+    // need a timer of its own (which then keeps Total too). Read once: a caller may change its ClientTimeout later.
+    private bool _ownTimer;
+
     public RequestContext(ClientSession session, ClientTimeout timeout, CancellationToken callerToken)
     {
         Session = session;
@@ -103,17 +107,20 @@ internal sealed class RequestContext : DeadlineNode
     public void Start(long started)
     {
         StartTimestamp = started;
-        if (Timeout.Connect is null && Timeout.SockRead is null)
+        _ownTimer = Timeout.Connect is not null || Timeout.SockRead is not null;
+        if (_ownTimer)
+        {
+            lock (_cts)
+            {
+                _totalDeadline = After(started, Timeout.Total);
+                _connectDeadline = After(started, Timeout.Connect);
+                Rearm(Session.Time.GetTimestamp());
+            }
+        }
+        else
         {
             // Total alone needs no timer of the request's own: a request costs one timer less, the common case.
             SharesTotal = Timeout.Total is not null;
-        }
-
-        lock (_cts)
-        {
-            _totalDeadline = SharesTotal ? Never : After(started, Timeout.Total);
-            _connectDeadline = After(started, Timeout.Connect);
-            Rearm(Session.Time.GetTimestamp());
         }
 
         if (_callerToken.CanBeCanceled)
@@ -211,10 +218,13 @@ internal sealed class RequestContext : DeadlineNode
         }
 
         _callerRegistration.Unregister();
-        lock (_cts)
+        if (_ownTimer)
         {
-            _timer?.Dispose();
-            _timer = null;
+            lock (_cts)
+            {
+                _timer?.Dispose();
+                _timer = null;
+            }
         }
 
         Session.Telemetry.RequestCompleted(this, Session.Time.GetElapsedTime(StartTimestamp));
