@@ -12,9 +12,16 @@ namespace AsyncHttp;
 /// purpose, reuse it for the life of the application, and dispose it (<c>await using</c>) at the end.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The data path of a request: this session (URL, headers, timeouts) → middlewares → admission (the
 /// <see cref="Connector"/>) → transport (<see cref="SocketsHttpHandler"/>) → <see cref="ClientResponse"/>, which holds
 /// its slot until its body is read or it is disposed.
+/// </para>
+/// <para>
+/// A session without middlewares takes the slot of a request's first hop before it builds the request's headers,
+/// cookies and timers: nothing else would see them before admission. A request waiting in the queue then holds its
+/// URL and a waiter, whose deadline the connector keeps behind one timer for all waiters.
+/// </para>
 /// </remarks>
 public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 {
