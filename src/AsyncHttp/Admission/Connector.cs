@@ -37,6 +37,9 @@ public sealed partial class Connector
     private bool _closed;
     private TaskCompletionSource? _idle;
 
+    // The host of the last admission: a session mostly calls one host, and comparing its key is cheaper than hashing it.
+    private HostState? _lastHost;
+
     internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit, TimeProvider? time = null)
     {
         _sessionName = sessionName;
@@ -310,8 +313,14 @@ public sealed partial class Connector
 
     private HostState GetOrAddHost(HostKey key)
     {
+        if (_lastHost is { } last && last.Key.Equals(key))
+        {
+            return last;
+        }
+
         if (_hosts.TryGetValue(key, out var host))
         {
+            _lastHost = host;
             return host;
         }
 
@@ -322,12 +331,17 @@ public sealed partial class Connector
                 if (idle.IsIdle)
                 {
                     _hosts.Remove(idleKey);
+                    if (ReferenceEquals(idle, _lastHost))
+                    {
+                        _lastHost = null;
+                    }
                 }
             }
         }
 
         host = new HostState(this, key);
         _hosts.Add(key, host);
+        _lastHost = host;
         return host;
     }
 }

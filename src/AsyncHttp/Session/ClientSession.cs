@@ -268,13 +268,14 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 context.Admitted();
             }
 
-            ApplyHeaders(request, pipeline.Options.Headers, options?.Headers);
-            if (pipeline.Options.AutoDecompress && !request.Headers.NonValidated.Contains("Accept-Encoding"))
+            // A message the session made from a URL, given no headers here, has none: no header lookups for it.
+            var bare = !ApplyHeaders(request, pipeline.Options.Headers, options?.Headers) && request is ContextRequestMessage;
+            if (pipeline.Options.AutoDecompress && (bare || !request.Headers.NonValidated.Contains("Accept-Encoding")))
             {
                 request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
             }
 
-            cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies);
+            cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies, mayHaveCookieHeader: !bare);
         }
         catch (Exception ex)
         {
@@ -349,7 +350,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
         context.HeadersReceived();
         context.StatusCode = (int)response.StatusCode;
-        Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, _time.GetElapsedTime(context.StartTimestamp));
+        Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, context.StartTimestamp, _time);
         var result = new ClientResponse(request, response, context, hops, lease);
         if (context.IsAborted)
         {
@@ -662,8 +663,14 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private static void ApplyHeaders(HttpRequestMessage request, IDictionary<string, string> defaults, IDictionary<string, string>? perRequest)
+    /// <returns>True when it set a header.</returns>
+    private static bool ApplyHeaders(HttpRequestMessage request, IDictionary<string, string> defaults, IDictionary<string, string>? perRequest)
     {
+        if (perRequest is not { Count: > 0 } && defaults.Count == 0)
+        {
+            return false;
+        }
+
         if (perRequest is not null)
         {
             foreach (var (name, value) in perRequest)
@@ -680,6 +687,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 Set(request, name, value);
             }
         }
+
+        return true;
 
         static void Set(HttpRequestMessage request, string name, string value)
         {

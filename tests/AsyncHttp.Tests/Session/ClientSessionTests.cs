@@ -47,6 +47,40 @@ public sealed class ClientSessionTests : IAsyncLifetime
         Assert.Contains("X-Team: core", echoed, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Headers_OwnAcceptEncodingAndCookie_AreSentInsteadOfTheSessions(bool preparedMessage)
+    {
+        await using var session = new ClientSession();
+        var url = _server.Url("headers");
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "identity");
+        request.Headers.TryAddWithoutValidation("Cookie", "sid=7");
+        var headers = new Dictionary<string, string> { ["Accept-Encoding"] = "identity", ["Cookie"] = "sid=7" };
+
+        await using var response = preparedMessage
+            ? await session.SendAsync(request)
+            : await session.GetAsync(url, new RequestOptions { Headers = headers });
+        var echoed = await response.ReadAsStringAsync();
+
+        Assert.Contains("Accept-Encoding: identity", echoed, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("gzip", echoed, StringComparison.Ordinal);
+        Assert.Contains("Cookie: sid=7", echoed, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Headers_NoneGiven_SendsTheSessionsAcceptEncoding()
+    {
+        await using var session = new ClientSession();
+
+        await using var response = await session.GetAsync(_server.Url("headers"));
+        var echoed = await response.ReadAsStringAsync();
+
+        Assert.Contains("Accept-Encoding: gzip, deflate, br", echoed, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Cookie", echoed, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task Headers_ValueWithNewLine_IsRejectedBeforeSending()
     {

@@ -11,13 +11,17 @@ internal readonly struct HopCookies
     private readonly Uri _origin;
     private readonly string? _explicit;
 
-    public HopCookies(HttpRequestMessage request, CookieJar? jar, IDictionary<string, string>? perRequest)
+    /// <param name="request">The first hop; its own Cookie header, if any, is taken off it.</param>
+    /// <param name="jar">The session's jar, when cookies are on.</param>
+    /// <param name="perRequest">The request's cookies.</param>
+    /// <param name="mayHaveCookieHeader">False when the request is known to have no headers at all.</param>
+    public HopCookies(HttpRequestMessage request, CookieJar? jar, IDictionary<string, string>? perRequest, bool mayHaveCookieHeader = true)
     {
         _jar = jar;
         _origin = request.RequestUri!;
         // Most requests bring no cookies of their own: no list for them.
         List<string>? parts = null;
-        if (request.Headers.NonValidated.TryGetValues("Cookie", out var values))
+        if (mayHaveCookieHeader && request.Headers.NonValidated.TryGetValues("Cookie", out var values))
         {
             parts = [.. values];
             request.Headers.Remove("Cookie");
@@ -62,7 +66,8 @@ internal readonly struct HopCookies
         var fromJar = _jar?.GetCookieHeader(request.RequestUri!);
         var own = RedirectPolicy.SameOrigin(_origin, request.RequestUri!) ? _explicit : null;
         var header = string.IsNullOrEmpty(fromJar) ? own : own is null ? fromJar : own + "; " + fromJar;
-        request.Headers.Remove("Cookie");
+
+        // No hop has a Cookie header of its own here: the constructor took it off the first, and a redirect drops it.
         if (!string.IsNullOrEmpty(header))
         {
             request.Headers.TryAddWithoutValidation("Cookie", header);

@@ -127,8 +127,15 @@ internal sealed partial class SessionTelemetry
         }
     }
 
-    public void RequestEnded(HttpMethod method, Uri url, int status, TimeSpan elapsed)
+    /// <summary>A request's headers are in; what it took is read from the clock only when someone listens.</summary>
+    public void RequestEnded(HttpMethod method, Uri url, int status, long started, TimeProvider time)
     {
+        if (_traces.Length == 0 && !Logger.IsEnabled(LogLevel.Debug))
+        {
+            return;
+        }
+
+        var elapsed = time.GetElapsedTime(started);
         Trace(TraceEventKind.RequestEnd, method, url, status: status, elapsed: elapsed);
         if (Logger.IsEnabled(LogLevel.Debug))
         {
@@ -138,12 +145,14 @@ internal sealed partial class SessionTelemetry
         }
     }
 
-    public void RequestCompleted(RequestContext context, TimeSpan elapsed)
+    public void RequestCompleted(RequestContext context)
     {
         if (!Metrics.RequestDuration.Enabled || context.Method is null || context.Url is null)
         {
             return;
         }
+
+        var elapsed = context.Session.Time.GetElapsedTime(context.StartTimestamp);
 
         var tags = ClientMetrics.Tags(Session, context.Url.IdnHost, context.Url.Port);
         tags.Add("http.request.method", context.Method.Method);

@@ -227,7 +227,7 @@ internal sealed class RequestContext : DeadlineNode
             }
         }
 
-        Session.Telemetry.RequestCompleted(this, Session.Time.GetElapsedTime(StartTimestamp));
+        Session.Telemetry.RequestCompleted(this);
         Session.Untrack(this);
     }
 
