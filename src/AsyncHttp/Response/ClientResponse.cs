@@ -155,7 +155,10 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         }
 
         var limit = _context.Session.MaxResponseContentBufferSize;
-        var declaredLength = _message.Content is ReleasingContent content ? content.DeclaredLength : _lease?.DeclaredLength ?? ContentHeaders.ContentLength;
+        // A HEAD, 204 or 304 response has no body, whatever length its headers declare for the resource.
+        var declaredLength = Method == HttpMethod.Head || Status is 204 or 304 ? 0
+            : _message.Content is ReleasingContent content ? content.DeclaredLength
+            : _lease?.DeclaredLength ?? ContentHeaders.ContentLength;
         if (declaredLength is { } declared && declared > limit)
         {
             Dispose();
@@ -165,6 +168,25 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
+            if (_lease is not null && declaredLength is { } exact)
+            {
+                // The transport holds the body to the length it declared: one array of that size, and no copy.
+                var body = exact == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)exact);
+                var filled = 0;
+                while (filled < body.Length)
+                {
+                    var read = await stream.ReadAsync(body.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return body[..filled];
+                    }
+
+                    filled += read;
+                }
+
+                return body;
+            }
+
             var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(declaredLength ?? 4096, limit) + 1);
             var length = 0;
             try

@@ -46,6 +46,45 @@ public sealed class ClientSessionReleaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Release_StreamReadToItsDeclaredLength_GivesTheSlotBackAtTheLastByte()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+        var response = await session.GetAsync(_server.Url("big?size=50000"));
+        Assert.Equal(50000, response.ContentHeaders.ContentLength);
+        var stream = await response.ReadAsStreamAsync();
+
+        var total = 0;
+        var buffer = new byte[8192];
+        for (var i = 0; i < 1000 && total < 50000; i++)
+        {
+            total += await stream.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, 50000 - total)));
+        }
+
+        // No read of nothing was needed to find the end: the declared length says where it is.
+        Assert.Equal(50000, total);
+        Assert.True(response.IsReleased);
+        AssertNothingHeld(session);
+        Assert.Equal(0, await stream.ReadAsync(buffer));
+    }
+
+    [Theory]
+    [InlineData("GET", 0)]
+    [InlineData("HEAD", 50000)]
+    [InlineData("HEAD", 20_000_000)]
+    public async Task Release_EmptyBodyRead_GivesTheSlotBack(string method, int declared)
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+        var response = await session.SendAsync(new HttpMethod(method), _server.Url($"big?size={declared}"));
+        Assert.Equal(declared, response.ContentHeaders.ContentLength);
+
+        var body = await response.ReadAsBytesAsync();
+
+        Assert.Empty(body);
+        Assert.True(response.IsReleased);
+        AssertNothingHeld(session);
+    }
+
+    [Fact]
     public async Task Release_DisposedUnread_GivesTheSlotBack()
     {
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });

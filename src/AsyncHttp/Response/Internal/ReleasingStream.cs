@@ -3,25 +3,65 @@ namespace AsyncHttp.Internal;
 /// <summary>
 /// The body stream: bounds each read with <see cref="ClientTimeout.SockRead"/>, reads under the request's
 /// cancellation (so <see cref="ClientTimeout.Total"/> covers the body), and gives the slot back at the end of the
-/// body, on a failed read, or on dispose.
+/// body, on a failed read, or on dispose. A body with a declared length ends with its last byte: the transport
+/// has given the connection back by then, and no read of nothing is needed to find the end.
 /// </summary>
 internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyStream
 {
     private readonly RequestContext? _context = lease.Context;
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    // Bytes of the declared length still to come; -1 when the length is not known.
+    private long _remaining = lease.DeclaredLength ?? -1;
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (lease.IsReleased)
         {
             // After the end of the body there is nothing more; after a dispose the inner stream says so.
-            return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return inner.ReadAsync(buffer, cancellationToken);
         }
 
         if (_context is not { } context)
         {
-            return await ReadReleasingAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return ReadReleasingAsync(buffer, cancellationToken);
         }
 
+        if (cancellationToken.CanBeCanceled || context.Timeout.SockRead is not null)
+        {
+            return ReadWithDeadlineAsync(context, buffer, cancellationToken);
+        }
+
+        // The common read, with no token of the caller's to link and no deadline of its own (the request's token
+        // still carries Total and aborts): no state machine unless it has to wait.
+        ValueTask<int> pending;
+        try
+        {
+            pending = inner.ReadAsync(buffer, context.Token);
+        }
+        catch (Exception ex)
+        {
+            throw Failed(ex, context, cancellationToken);
+        }
+
+        return pending.IsCompletedSuccessfully
+            ? new ValueTask<int>(Count(pending.Result, buffer))
+            : AwaitReadAsync(pending, context, buffer);
+    }
+
+    private async ValueTask<int> AwaitReadAsync(ValueTask<int> pending, RequestContext context, Memory<byte> buffer)
+    {
+        try
+        {
+            return Count(await pending.ConfigureAwait(false), buffer);
+        }
+        catch (Exception ex)
+        {
+            throw Failed(ex, context, default);
+        }
+    }
+
+    private async ValueTask<int> ReadWithDeadlineAsync(RequestContext context, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         // The caller's read token cancels the whole request: a half-read body cannot be used again.
         var registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static s => ((RequestContext)s!).Cancel(), context)
@@ -29,11 +69,11 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyS
         context.BeginRead();
         try
         {
-            return await ReadReleasingAsync(buffer, context.Token).ConfigureAwait(false);
+            return Count(await inner.ReadAsync(buffer, context.Token).ConfigureAwait(false), buffer);
         }
         catch (Exception ex)
         {
-            throw context.Translate(ex, inBody: true, cancellationToken);
+            throw Failed(ex, context, cancellationToken);
         }
         finally
         {
@@ -42,27 +82,46 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyS
         }
     }
 
+    /// <summary>A read without a request context (a middleware's own message): it only releases.</summary>
     private async ValueTask<int> ReadReleasingAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        int read;
         try
         {
-            read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false), buffer);
         }
         catch
         {
-            // A failed read leaves the connection unusable: dispose it so the transport does not pool it.
-            inner.Dispose();
-            Finish();
+            Abandon();
             throw;
         }
+    }
 
-        if (read == 0 && !buffer.IsEmpty)
+    /// <summary>Counts a read, giving the slot back at the end of the body.</summary>
+    private int Count(int read, Memory<byte> buffer)
+    {
+        if (_remaining > 0 && (_remaining -= read) == 0)
         {
-            Finish();
+            lease.Release();
+        }
+        else if (read == 0 && !buffer.IsEmpty)
+        {
+            lease.Release();
         }
 
         return read;
+    }
+
+    private Exception Failed(Exception exception, RequestContext context, CancellationToken cancellationToken)
+    {
+        Abandon();
+        return context.Translate(exception, inBody: true, cancellationToken);
+    }
+
+    /// <summary>A failed read leaves the connection unusable: it is disposed, so the transport does not pool it.</summary>
+    private void Abandon()
+    {
+        inner.Dispose();
+        lease.Release();
     }
 
     protected override void Dispose(bool disposing)
@@ -70,11 +129,9 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyS
         if (disposing)
         {
             inner.Dispose();
-            Finish();
+            lease.Release();
         }
 
         base.Dispose(disposing);
     }
-
-    private void Finish() => lease.Release();
 }
