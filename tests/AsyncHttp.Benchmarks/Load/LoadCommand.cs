@@ -6,7 +6,7 @@ namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
 /// <c>load --client session|raw|factory|flurl --workload NAME --url URL [--url2 URL] --requests N --concurrency C
-/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--warmup-seconds S] [--max-seconds S]</c>: runs one client through one
+/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--warmup-seconds S] [--max-seconds S] [--memory-trace 1]</c>: runs one client through one
 /// workload in this process and prints one JSON line (requests, errors, seconds, CPU seconds, peak RSS, allocated
 /// bytes). With <c>--url2</c> requests alternate between the two URLs. <c>C</c> workers each loop until
 /// <c>N</c> requests have been started; <c>C = N</c> starts every request at once.
@@ -42,6 +42,8 @@ public static class LoadCommand
             warm = (warm.Errors + more.Errors, warm.FirstError ?? more.FirstError);
         }
 
+        var rssBefore = RssKb("VmRSS:");
+        using var trace = options.ContainsKey("memory-trace") ? new MemoryTrace() : null;
         var process = Process.GetCurrentProcess();
         process.Refresh();
         var cpuBefore = process.TotalProcessorTime;
@@ -63,7 +65,8 @@ public static class LoadCommand
             ["errors"] = run.Errors + warm.Errors,
             ["seconds"] = Math.Round(seconds, 4),
             ["cpu_seconds"] = Math.Round(cpu, 4),
-            ["peak_rss_kb"] = PeakRssKb(),
+            ["peak_rss_kb"] = RssKb("VmHWM:"),
+            ["rss_before_kb"] = rssBefore,
             ["allocated_bytes"] = allocated,
             ["gen0"] = GC.CollectionCount(0) - gen0Before,
             ["gen2"] = GC.CollectionCount(2) - gen2Before,
@@ -118,18 +121,56 @@ public static class LoadCommand
         }
     }
 
-    /// <summary>The process's peak resident set (VmHWM), in KiB.</summary>
-    private static long PeakRssKb()
+    /// <summary>A line of /proc/self/status in KiB: the peak resident set (VmHWM:) or the current one (VmRSS:).</summary>
+    private static long RssKb(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
         {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
-                return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
             }
         }
 
         return -1;
+    }
+
+    /// <summary>
+    /// <c>--memory-trace</c>: what the resident set is made of during the measured phase, sampled every 20 ms on a
+    /// thread of its own and printed to stderr at the end: RSS, the GC heap in use and the memory the GC has committed.
+    /// </summary>
+    private sealed class MemoryTrace : IDisposable
+    {
+        private readonly List<string> _samples = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Thread _thread;
+
+        public MemoryTrace()
+        {
+            _thread = new Thread(() =>
+            {
+                // Bounded: at most 10 minutes of samples.
+                for (var i = 0; i < 30_000 && !_stop.Token.WaitHandle.WaitOne(20); i++)
+                {
+                    var info = GC.GetGCMemoryInfo();
+                    _samples.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"{_clock.ElapsedMilliseconds,6} ms  rss {RssKb("VmRSS:") / 1024,4} MB  heap in use {GC.GetTotalMemory(false) >> 20,4} MB  committed {info.TotalCommittedBytes >> 20,4} MB  gen0 {GC.CollectionCount(0)} gen2 {GC.CollectionCount(2)}"));
+                }
+            }) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _thread.Join();
+            _stop.Dispose();
+            foreach (var sample in _samples)
+            {
+                Console.Error.WriteLine(sample);
+            }
+        }
     }
 
     private static Dictionary<string, string> Parse(string[] args)
