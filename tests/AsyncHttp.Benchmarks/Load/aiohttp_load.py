@@ -44,6 +44,15 @@ async def run(session, url, url2, requests, concurrency, expect_bytes, deadline)
     return state["errors"], state["first_error"]
 
 
+def current_rss_kb():
+    """The resident set now (VmRSS), in KiB, as the .NET clients read it before their measured phase."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
 async def main(args):
     connector = aiohttp.TCPConnector(limit=args.limit, limit_per_host=args.limit_per_host)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -56,6 +65,7 @@ async def main(args):
             warm_errors, warm_first = warm_errors + errors, warm_first or first
             if time.perf_counter() - warm_start >= args.warmup_seconds:
                 break
+        rss_before = current_rss_kb()
         cpu_before = cpu_seconds()
         start = time.perf_counter()
         errors, first = await run(session, args.url, args.url2, args.requests, args.concurrency, args.expect_bytes,
@@ -71,6 +81,7 @@ async def main(args):
         "cpu_seconds": round(cpu, 4),
         # ru_maxrss is in KiB on Linux: the same unit as VmHWM.
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_before_kb": rss_before,
         "allocated_bytes": None,
         "first_error": first or warm_first,
     }

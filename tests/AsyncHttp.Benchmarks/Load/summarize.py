@@ -37,6 +37,8 @@ def main(path, workload_order, client_order):
             "cpu_range": (min(r["cpu_seconds"] * 1e6 / r["requests"] for r in rs), max(r["cpu_seconds"] * 1e6 / r["requests"] for r in rs)),
             "rps_range": (min(r["requests"] / r["seconds"] for r in rs), max(r["requests"] / r["seconds"] for r in rs)),
             "rss_mb": median([r["peak_rss_kb"] / 1024 for r in rs]),
+            "rss_before_mb": median([r["rss_before_kb"] / 1024 if r.get("rss_before_kb") is not None else None for r in rs]),
+            "rss_added_mb": median([(r["peak_rss_kb"] - r["rss_before_kb"]) / 1024 if r.get("rss_before_kb") is not None else None for r in rs]),
             "alloc": median([r["allocated_bytes"] / r["requests"] if r.get("allocated_bytes") is not None else None for r in rs]),
             "conns": [(r.get("conn_port1"), r.get("conn_port2"), r.get("accepted")) for r in rs],
             "errors": sum(r["errors"] for r in rs),
@@ -94,6 +96,26 @@ def main(path, workload_order, client_order):
             other.append(verdict(exact, "connections per port " + ", ".join(f"{a}/{b}" for a, b in per_port) + " (limit 10)"))
         cells.append("; ".join(other) or "–")
         out.append("| " + " | ".join(cells) + " |")
+
+    if "burst-100k" in workload_order and stats.get(("burst-100k", "raw")):
+        raw = stats[("burst-100k", "raw")]
+        out.append("")
+        out.append("burst-100k memory (medians): the RSS before the measured phase (runtime, JIT and the GC's heap after the warm-up), the peak, and what the burst added to it:")
+        out.append("")
+        out.append("| client | RSS before MB | peak RSS MB | × raw | added by the burst MB | × raw |")
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for c in client_order:
+            s = stats.get(("burst-100k", c))
+            if s is None:
+                continue
+            cells = [
+                CLIENT_NAMES.get(c, c),
+                "–" if s["rss_before_mb"] is None else f"{s['rss_before_mb']:.0f}",
+                f"{s['rss_mb']:.0f}", ratio(s["rss_mb"], raw["rss_mb"]),
+                "–" if s["rss_added_mb"] is None else f"{s['rss_added_mb']:.0f}",
+                ratio(s["rss_added_mb"], raw["rss_added_mb"]),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
 
     print("\n".join(out))
 
