@@ -137,15 +137,20 @@ started=$(date +%s)
 echo "load average before: $load_before" >&2
 
 skipped=0
-# Repetition-major: each workload's runs are spread over the whole script (A B C D E, other workloads, A B C D E, ...).
+# Repetition-major: each workload's runs are spread over the whole script (A B C D E, other workloads, B C D E A, ...).
+# The order rotates with each repetition, so that no client always runs first, right after the last client of the
+# workload before (aiohttp's burst-100k ends by giving back about 900 MB).
+read -r -a client_list <<<"$CLIENTS"
 for rep in $(seq 1 "$REPS"); do
+  shift_by=$(( (rep - 1) % ${#client_list[@]} ))
+  rotated=("${client_list[@]:$shift_by}" "${client_list[@]:0:$shift_by}")
   for w in $WORKLOADS; do
     read -r requests concurrency limit per_host file two_hosts <<<"$(workload_spec "$w")"
     url="http://127.0.0.1:$port1/$file"
     args=(--workload "$w" --url "$url" --requests "$requests" --concurrency "$concurrency" --limit "$limit"
           --limit-per-host "$per_host" --expect-bytes "$(stat -c %s "$tmp/www/$file")" --warmup-seconds "$WARMUP_SECONDS" --max-seconds $((RUN_TIMEOUT - 10)))
     [ "$two_hosts" = 1 ] && args+=(--url2 "http://127.0.0.1:$port2/$file")
-    for c in $CLIENTS; do
+    for c in "${rotated[@]}"; do
       if [ $(( $(date +%s) - started )) -ge "$BUDGET" ]; then
         skipped=$((skipped + 1))
         continue
@@ -173,7 +178,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( $(date +%s) - started ))
 table=$("$PYTHON" "$here/Load/summarize.py" "$runs" "$WORKLOADS" "$CLIENTS")
 {
-  echo "Load comparison, $(date -u +%Y-%m-%dT%H:%MZ), $REPS runs per client and workload (median), interleaved."
+  echo "Load comparison, $(date -u +%Y-%m-%dT%H:%MZ), $REPS runs per client and workload (median), interleaved, the order of the clients rotating with each repetition."
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo);" \
        ".NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v=$2} END {print v}'), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2)," \
        "aiohttp $("$PYTHON" -c 'import aiohttp; print(aiohttp.__version__)') on Python $("$PYTHON" -c 'import platform; print(platform.python_version())')."
