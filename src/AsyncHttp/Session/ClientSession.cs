@@ -212,7 +212,14 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
     {
-        Telemetry.RequestStarted(request.Method, request.RequestUri!);
+        try
+        {
+            Telemetry.RequestStarted(request.Method, request.RequestUri!);
+        }
+        catch (Exception ex)
+        {
+            throw Failed(request, CreateContext(request, pipeline, options, started, cancellationToken), ex);
+        }
 
         // Without middlewares nothing needs to see the request before admission, so it queues as little more than a
         // waiter and its URL: its headers, cookies, context and timer are made once it has a slot. The queue's
@@ -233,13 +240,19 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 }
                 else
                 {
-                    queueSpan = Telemetry.QueueEntered(key, request.Method, request.RequestUri!);
+                    queueSpan = Telemetry.QueueEntered(key, request.Method, request.RequestUri!, out var deferred);
                     admitted = await acquire.ConfigureAwait(false);
-                    Telemetry.QueueLeft(started, admitted.Key, request.Method, request.RequestUri!, _time);
+                    Telemetry.QueueLeft(deferred, started, admitted.Key, request.Method, request.RequestUri!, _time);
                 }
             }
             catch (Exception ex)
             {
+                if (admitted is not null)
+                {
+                    // Admitted, then failed by a trace callback: the slot goes back.
+                    Connector.Release(admitted);
+                }
+
                 if (ex is QueueFullException)
                 {
                     Telemetry.QueueRejected(request.Method, request.RequestUri!);
@@ -307,8 +320,10 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                         response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
                     }
 
-                    lease = pipeline.Generation.Admission.Lease(request, response, admitted, context, wrap: false);
+                    // From here the lease owns the slot, and gives it back if tying it to the response fails.
+                    var host = admitted;
                     admitted = null;
+                    lease = pipeline.Generation.Admission.Lease(request, response, host, context, wrap: false);
                 }
                 else
                 {
@@ -325,9 +340,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 // Each hop gives its slot back before the next one takes a slot.
                 hops ??= [];
                 hops.Add(new RedirectHop(request.Method, request.RequestUri!, response.StatusCode, location));
-                Telemetry.Trace(TraceEventKind.RequestRedirect, request.Method, request.RequestUri, status: (int)response.StatusCode);
                 response.Dispose();
                 lease?.Release();
+                Telemetry.Trace(TraceEventKind.RequestRedirect, request.Method, request.RequestUri, status: (int)response.StatusCode);
                 if (hops.Count > pipeline.Options.MaxRedirects)
                 {
                     throw new TooManyRedirectsException(pipeline.Options.MaxRedirects, hops);
@@ -350,8 +365,17 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
         context.HeadersReceived();
         context.StatusCode = (int)response.StatusCode;
-        Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, context.StartTimestamp, _time);
         var result = new ClientResponse(request, response, context, hops, lease);
+        try
+        {
+            Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, context.StartTimestamp, _time);
+        }
+        catch (Exception ex)
+        {
+            result.Dispose();
+            throw Failed(request, context, ex);
+        }
+
         if (context.IsAborted)
         {
             // The session aborted this request while its headers were on their way, before it could see the response.

@@ -169,4 +169,56 @@ public sealed class ClientTraceTests : IAsyncLifetime
         Assert.Contains(logs.Entries, e => e.EventId.Id == 1008 && e.Level == LogLevel.Information && e.Message.Contains("Connect", StringComparison.Ordinal));
         Assert.Contains(logs.Entries, e => e.EventId.Id == 1009 && e.Level == LogLevel.Warning);
     }
+
+    private sealed class PassThrough : DelegatingHandler;
+
+    [Theory]
+    [InlineData(TraceEventKind.RequestStart, false)]
+    [InlineData(TraceEventKind.RequestStart, true)]
+    [InlineData(TraceEventKind.ConnectionQueuedStart, false)]
+    [InlineData(TraceEventKind.ConnectionQueuedStart, true)]
+    [InlineData(TraceEventKind.ConnectionQueuedEnd, false)]
+    [InlineData(TraceEventKind.ConnectionQueuedEnd, true)]
+    [InlineData(TraceEventKind.ConnectionReuse, false)]
+    [InlineData(TraceEventKind.ConnectionReuse, true)]
+    [InlineData(TraceEventKind.RequestRedirect, false)]
+    [InlineData(TraceEventKind.RequestRedirect, true)]
+    [InlineData(TraceEventKind.RequestEnd, false)]
+    [InlineData(TraceEventKind.RequestEnd, true)]
+    public async Task Trace_CallbackThatThrows_FailsItsRequestAndLeaksNoSlot(TraceEventKind throwing, bool withMiddleware)
+    {
+        // Only the request under test throws: its URL is /ok or /redirect, the one ahead of it is /hold.
+        void Throw(ClientTraceEvent e)
+        {
+            if (e.Kind == throwing && e.Url?.AbsolutePath is "/ok" or "/redirect")
+            {
+                throw new InvalidOperationException($"trace {e.Kind}");
+            }
+        }
+
+        var trace = new ClientTrace
+        {
+            OnRequestStart = Throw, OnRequestEnd = Throw, OnRequestRedirect = Throw, OnConnectionQueuedStart = Throw,
+            OnConnectionQueuedEnd = Throw, OnConnectionReuse = Throw,
+        };
+        await using var session = new ClientSession(
+            "t", new ClientSessionOptions { Limit = 1 }, middlewares: withMiddleware ? [() => new PassThrough()] : null, traces: [trace]);
+        var id = $"tx-{throwing}-{withMiddleware}";
+        var held = session.GetAsync(_server.Url($"hold?id={id}"));
+        await _server.WhenArrived(id);
+
+        // Behind a full limit of 1 it queues, then reuses the connection the first request leaves.
+        var failing = session.GetAsync(_server.Url(throwing == TraceEventKind.RequestRedirect ? "redirect?to=/headers" : "ok"));
+        _server.Open(id);
+        await using (var first = await held.WaitAsync(TestServer.Patience))
+        {
+            Assert.Equal($"done:{id}", await first.ReadAsStringAsync());
+        }
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => failing.WaitAsync(TestServer.Patience));
+        Assert.Equal($"trace {throwing}", error.Message);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        await using var after = await session.GetAsync(_server.Url("headers")).WaitAsync(TestServer.Patience);
+        Assert.Equal(200, after.Status);
+    }
 }

@@ -61,6 +61,7 @@ internal sealed class AdmissionHandler : DelegatingHandler
             throw;
         }
 
+        // From here the lease owns the slot, and gives it back if tying it to the response fails.
         Lease(request, response, host, context, wrap: true);
         return response;
     }
@@ -70,11 +71,21 @@ internal sealed class AdmissionHandler : DelegatingHandler
     /// content is replaced by one whose stream and disposal give the slot back, for any reader; otherwise only the
     /// returned lease knows the slot, and the session reads the body through it.
     /// </summary>
+    /// <remarks>When a trace callback throws, the response is disposed and the slot given back before the exception goes on.</remarks>
     public SlotLease Lease(HttpRequestMessage request, HttpResponseMessage response, HostState host, RequestContext? context, bool wrap)
     {
         if (context is { CreatedConnection: false })
         {
-            _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, host.Key.Host);
+            try
+            {
+                _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, host.Key.Host);
+            }
+            catch
+            {
+                response.Dispose();
+                _connector.Release(host);
+                throw;
+            }
         }
 
         var lease = new SlotLease(host, response.Content, context);
@@ -98,9 +109,18 @@ internal sealed class AdmissionHandler : DelegatingHandler
     private async ValueTask<HostState> WaitInQueueAsync(ValueTask<HostState> acquire, HostKey key, HttpRequestMessage request)
     {
         var queuedAt = _time.GetTimestamp();
-        using var span = _telemetry.QueueEntered(key, request.Method, request.RequestUri!);
+        using var span = _telemetry.QueueEntered(key, request.Method, request.RequestUri!, out var deferred);
         var host = await acquire.ConfigureAwait(false);
-        _telemetry.QueueLeft(queuedAt, key, request.Method, request.RequestUri!, _time);
+        try
+        {
+            _telemetry.QueueLeft(deferred, queuedAt, key, request.Method, request.RequestUri!, _time);
+        }
+        catch
+        {
+            _connector.Release(host);
+            throw;
+        }
+
         return host;
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 
 namespace AsyncHttp.Internal;
@@ -41,17 +42,39 @@ internal sealed partial class SessionTelemetry
         }
     }
 
-    /// <summary>A request joins the connector's queue: traced, and given a span when someone listens.</summary>
+    /// <summary>
+    /// A request joins the connector's queue: traced, and given a span when someone listens. A trace callback that
+    /// throws fails the request, but only after the wait (<paramref name="deferred"/>, thrown by
+    /// <see cref="QueueLeft"/>): a waiter left in the queue with no one to await it would take a slot for good.
+    /// </summary>
     /// <returns>The queue-wait span, which the caller ends; null when no one listens.</returns>
-    public Activity? QueueEntered(HostKey key, HttpMethod method, Uri url)
+    public Activity? QueueEntered(HostKey key, HttpMethod method, Uri url, out Exception? deferred)
     {
-        Trace(TraceEventKind.ConnectionQueuedStart, method, url, key.Host);
-        return StartQueueWait(key);
+        deferred = null;
+        try
+        {
+            Trace(TraceEventKind.ConnectionQueuedStart, method, url, key.Host);
+            return StartQueueWait(key);
+        }
+        catch (Exception ex)
+        {
+            deferred = ex;
+            return null;
+        }
     }
 
-    /// <summary>A request that queued at <paramref name="queuedAt"/> left the queue with a slot: its wait is recorded and traced.</summary>
-    public void QueueLeft(long queuedAt, HostKey key, HttpMethod method, Uri url, TimeProvider time)
+    /// <summary>
+    /// A request that queued at <paramref name="queuedAt"/> left the queue with a slot: its wait is recorded and
+    /// traced, or the callback error kept by <see cref="QueueEntered"/> is thrown. When this throws, the caller gives
+    /// the slot back.
+    /// </summary>
+    public void QueueLeft(Exception? deferred, long queuedAt, HostKey key, HttpMethod method, Uri url, TimeProvider time)
     {
+        if (deferred is not null)
+        {
+            ExceptionDispatchInfo.Throw(deferred);
+        }
+
         var waited = time.GetElapsedTime(queuedAt);
         QueueWaited(key, waited, method, url);
         Trace(TraceEventKind.ConnectionQueuedEnd, method, url, key.Host, elapsed: waited);
