@@ -6,7 +6,11 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal sealed class SlotLease
 {
+    private const long NotLookedUp = -2;
+    private const long None = -1;
+
     private readonly HostState _host;
+    private long _declaredLength = NotLookedUp;
     private int _released;
 
     /// <param name="host">The host whose slot it is.</param>
@@ -26,8 +30,20 @@ internal sealed class SlotLease
 
     public bool IsReleased => Volatile.Read(ref _released) != 0;
 
-    /// <summary>The body length the server declared, as the transport already parsed it.</summary>
-    public long? DeclaredLength => Body.Headers.ContentLength;
+    /// <summary>The body length the server declared, as the transport already parsed it; looked up once.</summary>
+    public long? DeclaredLength
+    {
+        get
+        {
+            var declared = _declaredLength;
+            if (declared == NotLookedUp)
+            {
+                _declaredLength = declared = Body.Headers.ContentLength ?? None;
+            }
+
+            return declared == None ? null : declared;
+        }
+    }
 
     /// <summary>The transport's body stream as the caller reads it: giving the slot back at its end.</summary>
     public ReleasingStream Wrap(Stream transport) => new(transport, this);
