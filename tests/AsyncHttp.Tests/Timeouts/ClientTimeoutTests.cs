@@ -260,6 +260,29 @@ public sealed class ClientTimeoutTests : IAsyncLifetime
         Assert.Equal(TimeSpan.FromSeconds(2), error.Timeout);
     }
 
+    [Fact]
+    public async Task Timeouts_LongerThanATimerCanWait_AreKeptWithoutError()
+    {
+        // A system timer takes at most about 49 days; these are set in turn, each a little closer to its deadline.
+        await using var session = new ClientSession(new ClientSessionOptions
+        {
+            Limit = 1,
+            Timeout = { Total = TimeSpan.FromDays(365), Connect = TimeSpan.FromDays(60), SockRead = TimeSpan.FromDays(60) },
+        });
+        var first = session.GetAsync(_server.Url("hold?id=long1"));
+        await _server.WhenArrived("long1");
+        var queued = session.GetAsync(_server.Url("ok"), new RequestOptions { Timeout = new ClientTimeout { Total = TimeSpan.FromDays(100) } });
+
+        _server.Open("long1");
+        await using (var response = await first.WaitAsync(TestServer.Patience))
+        {
+            Assert.Equal("done:long1", await response.ReadAsStringAsync());
+        }
+
+        await using var second = await queued.WaitAsync(TestServer.Patience);
+        Assert.Equal("hello", await second.ReadAsStringAsync());
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(0)]

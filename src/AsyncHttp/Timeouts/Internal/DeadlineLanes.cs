@@ -22,6 +22,12 @@ internal sealed class DeadlineLanes(TimeProvider time, Action onTimer)
 
     public long Now => time.GetTimestamp();
 
+    /// <summary>
+    /// A due time a timer takes: none below zero, none beyond about 49 days (a timer throws past that). A timer set
+    /// short of a later deadline fires early, finds nothing due, and is set again.
+    /// </summary>
+    public static TimeSpan ClampDue(TimeSpan due) => due < TimeSpan.Zero ? TimeSpan.Zero : due > MaxDue ? MaxDue : due;
+
     public void Add(DeadlineNode node, Deadline deadline)
     {
         var lane = LaneFor(deadline.Span, deadline.Kind);
@@ -143,8 +149,7 @@ internal sealed class DeadlineLanes(TimeProvider time, Action onTimer)
         }
 
         _armedAt = at;
-        var due = time.GetElapsedTime(time.GetTimestamp(), at);
-        due = due < TimeSpan.Zero ? TimeSpan.Zero : due > MaxDue ? MaxDue : due;
+        var due = ClampDue(time.GetElapsedTime(time.GetTimestamp(), at));
         if (_timer is null)
         {
             _timer = time.CreateTimer(static s => ((Action)s!)(), onTimer, due, Timeout.InfiniteTimeSpan);

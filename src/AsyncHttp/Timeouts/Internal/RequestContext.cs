@@ -398,7 +398,7 @@ internal sealed class RequestContext : DeadlineNode
         }
 
         _armedAt = next;
-        var due = next == Never ? System.Threading.Timeout.InfiniteTimeSpan : Max(Session.Time.GetElapsedTime(now, next), TimeSpan.Zero);
+        var due = next == Never ? System.Threading.Timeout.InfiniteTimeSpan : DeadlineLanes.ClampDue(Session.Time.GetElapsedTime(now, next));
         if (_timer is null)
         {
             _timer = Session.Time.CreateTimer(static s => ((RequestContext)s!).OnTimer(), this, due, System.Threading.Timeout.InfiniteTimeSpan);
@@ -408,8 +408,6 @@ internal sealed class RequestContext : DeadlineNode
             _timer.Change(due, System.Threading.Timeout.InfiniteTimeSpan);
         }
     }
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private long After(long now, TimeSpan? span)
     {
