@@ -75,6 +75,24 @@ public sealed class CookieJarTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cookies_PerRequestInvalid_IsRejectedBeforeAnythingIsSentOrHeld()
+    {
+        await using var session = new ClientSession();
+        var arrivals = _server.Arrivals.Count;
+
+        // Thrown by the call itself, before a task exists.
+        var error = Assert.Throws<ArgumentException>(() =>
+        {
+            _ = session.GetAsync(Local("cookies/"), new RequestOptions { Cookies = new Dictionary<string, string> { ["bad"] = "a;b" } });
+        });
+
+        Assert.Contains("'bad'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(arrivals, _server.Arrivals.Count);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        Assert.Equal("once=1", await GetTextAsync(session, Local("cookies/"), new RequestOptions { Cookies = new Dictionary<string, string> { ["once"] = "1" } }));
+    }
+
+    [Fact]
     public async Task Cookies_Clear_EmptiesTheJar()
     {
         await using var session = new ClientSession();
