@@ -13,7 +13,7 @@ internal readonly struct HopCookies
 
     /// <param name="request">The first hop; its own Cookie header, if any, is taken off it.</param>
     /// <param name="jar">The session's jar, when cookies are on.</param>
-    /// <param name="perRequest">The request's cookies.</param>
+    /// <param name="perRequest">The request's cookies, already checked by <see cref="Validate"/>.</param>
     /// <param name="mayHaveCookieHeader">False when the request is known to have no headers at all.</param>
     public HopCookies(HttpRequestMessage request, CookieJar? jar, IDictionary<string, string>? perRequest, bool mayHaveCookieHeader = true)
     {
@@ -29,7 +29,6 @@ internal readonly struct HopCookies
 
         if (perRequest is not null)
         {
-            Validate(perRequest);
             foreach (var (name, value) in perRequest)
             {
                 (parts ??= []).Add($"{name}={value}");

@@ -132,7 +132,7 @@ internal sealed class RequestContext : DeadlineNode
     /// <summary>A slot was taken: the queue part of <see cref="ClientTimeout.Connect"/> is over; the wait for headers starts.</summary>
     public void Admitted()
     {
-        if (Timeout.Connect is null && Timeout.SockRead is null)
+        if (!_ownTimer)
         {
             return;
         }
