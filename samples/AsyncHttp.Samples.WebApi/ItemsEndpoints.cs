@@ -1,5 +1,4 @@
 using System.Globalization;
-using AsyncHttp.Extensions;
 
 namespace AsyncHttp.Samples.WebApi;
 

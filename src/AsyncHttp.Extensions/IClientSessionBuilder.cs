@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 
-namespace AsyncHttp.Extensions;
+namespace AsyncHttp;
 
 /// <summary>
 /// Configures one named <see cref="ClientSession"/> registered with

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace AsyncHttp.Extensions;
+namespace AsyncHttp;
 
 /// <summary>
 /// The named <see cref="ClientSession"/>s of the application, one per name registered with <c>AddClientSession</c>

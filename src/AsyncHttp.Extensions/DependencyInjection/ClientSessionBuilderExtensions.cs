@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using AsyncHttp;
-using AsyncHttp.Extensions;
 using AsyncHttp.Extensions.Internal;
 using Microsoft.Extensions.Configuration;
 

@@ -1,5 +1,4 @@
 using AsyncHttp;
-using AsyncHttp.Extensions;
 using AsyncHttp.Extensions.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
