@@ -4,8 +4,8 @@ using System.Net.Http.Headers;
 namespace AsyncHttp;
 
 /// <summary>
-/// The response has an error status (400 or above), raised by <see cref="ClientResponse.EnsureSuccessStatusCode"/>
-/// or by <see cref="ClientSessionOptions.RaiseForStatus"/>.
+/// The response has a status the caller did not accept: raised by <see cref="ClientResponse.EnsureSuccessStatusCode"/>
+/// for any status outside 200 to 299, and by <see cref="ClientSessionOptions.RaiseForStatus"/> for 400 or above.
 /// </summary>
 public class ResponseStatusException : ClientException
 {

@@ -85,11 +85,18 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <summary>True once the slot went back to the connector: the body was read to its end, or the response released.</summary>
     public bool IsReleased => Volatile.Read(ref _released) != 0 || _lease is { IsReleased: true };
 
-    /// <summary>Throws <see cref="ResponseStatusException"/> when the status is 400 or above.</summary>
+    /// <summary>
+    /// Throws <see cref="ResponseStatusException"/> unless the status is 2xx (200 to 299), as
+    /// <see cref="HttpResponseMessage.EnsureSuccessStatusCode"/> does: a redirect that was not followed (a 3xx, such as
+    /// 304 or a 302 with <see cref="RequestOptions.AllowRedirects"/> off) throws too. <see cref="ClientSessionOptions.RaiseForStatus"/>
+    /// keeps aiohttp's rule instead and throws from 400 only.
+    /// </summary>
+    /// <remarks>The response is not released: dispose it as usual (<c>await using</c>).</remarks>
     /// <returns>This response, for chaining.</returns>
+    /// <exception cref="ResponseStatusException">The status is not 2xx.</exception>
     public ClientResponse EnsureSuccessStatusCode()
     {
-        if (Status >= 400)
+        if (!IsSuccessStatusCode)
         {
             throw CreateStatusException();
         }

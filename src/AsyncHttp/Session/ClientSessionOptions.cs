@@ -51,7 +51,10 @@ public sealed class ClientSessionOptions
     /// <value>10 seconds.</value>
     public TimeSpan DnsCacheTtl { get; set; } = ClientSessionDefaults.DnsCacheTtl;
 
-    /// <summary>Throw <see cref="ResponseStatusException"/> for every response with status 400 or above.</summary>
+    /// <summary>
+    /// Throw <see cref="ResponseStatusException"/> for every response with status 400 or above (aiohttp's
+    /// <c>raise_for_status</c>); a 3xx that is not followed passes, unlike <see cref="ClientResponse.EnsureSuccessStatusCode"/>.
+    /// </summary>
     /// <value><see langword="false"/>.</value>
     public bool RaiseForStatus { get; set; }
 
