@@ -41,7 +41,8 @@ public sealed class SessionRegistryTests
         Assert.All(sessions, s => Assert.Same(sessions[0], s));
         Assert.Same(sessions[0], registry.GetSession("bulk"));
         Assert.Equal("bulk", sessions[0].Name);
-        Assert.Single(logs.Entries, e => e.EventId.Id == 2001);
+        // Logged under the session's own category, as docs/observability.md says.
+        Assert.Single(logs.Entries, e => e.EventId.Id == 2001 && e.Category == "AsyncHttp.ClientSession.bulk");
         await host.StopAsync();
     }
 
