@@ -93,7 +93,9 @@ public sealed class ConfigurationBindingTests
         var keys = JsonNode.Parse(BulkSettings)!.AsObject().Select(p => p.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
         var properties = typeof(ClientSessionOptions).GetProperties()
-            .Where(p => p.CanWrite && p.Name != nameof(ClientSessionOptions.ServerCertificateValidationCallback))
+            .Where(p => p.CanWrite
+                && p.Name != nameof(ClientSessionOptions.ServerCertificateValidationCallback)
+                && p.Name != nameof(ClientSessionOptions.TransportFactory))
             .Select(p => p.Name);
 
         Assert.All(properties, name => Assert.Contains(name, keys));
@@ -107,6 +109,7 @@ public sealed class ConfigurationBindingTests
     [InlineData("\"Timeout\": { \"Totl\": \"00:00:05\" }", "AsyncHttp:Sessions:bulk:Timeout:Totl")]
     [InlineData("\"Limit\": \"many\"", "AsyncHttp:Sessions:bulk:Limit")]
     [InlineData("\"ServerCertificateValidationCallback\": \"accept\"", "AsyncHttp:Sessions:bulk:ServerCertificateValidationCallback")]
+    [InlineData("\"TransportFactory\": \"fake\"", "AsyncHttp:Sessions:bulk:TransportFactory")]
     public async Task StartAsync_BadSetting_StopsTheHostNamingSessionAndKey(string badSetting, string key)
     {
         using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), "{ " + badSetting + " }"));

@@ -47,6 +47,9 @@ public sealed partial class Connector
         SetLimits(limit, limitPerHost, queueLimit);
     }
 
+    /// <summary>The name of the session the connector belongs to.</summary>
+    internal string SessionName => _sessionName;
+
     /// <summary>A consistent snapshot of the limits, the slots in use, the queue and the open connections.</summary>
     public ConnectorStats Stats
     {

@@ -103,6 +103,34 @@ public sealed class ClientSessionOptions
     /// <value>None: the platform validates.</value>
     public RemoteCertificateValidationCallback? ServerCertificateValidationCallback { get; set; }
 
+    /// <summary>
+    /// Replaces the session's socket layer, the <see cref="SocketsHttpHandler"/> that sends each admitted request over
+    /// the network, with the handler this returns: a fake upstream for tests (the <c>AsyncHttp.Testing</c> package),
+    /// or a transport of your own. Code only; not bound from configuration.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Everything above the socket layer still applies: admission (<see cref="Limit"/>, <see cref="LimitPerHost"/>,
+    /// <see cref="QueueLimit"/> and the queue's order), the timeouts (<see cref="ClientTimeout.Total"/>, the queue wait of
+    /// <see cref="ClientTimeout.Connect"/>, <see cref="ClientTimeout.SockRead"/> on the headers and the body), the
+    /// release of the slot at the end of the body or on dispose, redirects, cookies, decompression, middlewares,
+    /// metrics and traces. The handler is called once a request holds its slot, with the request's cancellation,
+    /// which timeouts and the session's close trigger.
+    /// </para>
+    /// <para>
+    /// What configures the socket layer does nothing then: <see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
+    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/> and the
+    /// certificate settings; no connection is counted (<see cref="ConnectorStats.OpenConnections"/> stays 0), and
+    /// every request is traced as reusing a connection.
+    /// </para>
+    /// <para>
+    /// The session calls the factory whenever it builds its pipeline (when it is created, and after a reload that
+    /// changes a transport setting), and disposes the handler with the pipeline: return a new handler each time.
+    /// </para>
+    /// </remarks>
+    /// <value>None: the session's own <see cref="SocketsHttpHandler"/>.</value>
+    public Func<ClientTransportContext, HttpMessageHandler>? TransportFactory { get; set; }
+
     /// <summary>Returns a deep copy of these options.</summary>
     public ClientSessionOptions Clone() => new()
     {
@@ -125,6 +153,7 @@ public sealed class ClientSessionOptions
         MaxDecompressedContentSize = MaxDecompressedContentSize,
         DangerousAcceptAnyServerCertificate = DangerousAcceptAnyServerCertificate,
         ServerCertificateValidationCallback = ServerCertificateValidationCallback,
+        TransportFactory = TransportFactory,
     };
 
     /// <summary>
@@ -232,5 +261,6 @@ public sealed class ClientSessionOptions
         || DangerousAcceptAnyServerCertificate != other.DangerousAcceptAnyServerCertificate
         || ServerCertificateValidationCallback != other.ServerCertificateValidationCallback
         || MaxDecompressedContentSize != other.MaxDecompressedContentSize
-        || Timeout.SockConnect != other.Timeout.SockConnect;
+        || Timeout.SockConnect != other.Timeout.SockConnect
+        || TransportFactory != other.TransportFactory;
 }

@@ -5,12 +5,18 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the session's options, whose connect
-/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector.
+/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector;
+/// or the handler of <see cref="ClientSessionOptions.TransportFactory"/>, which replaces all of that.
 /// </summary>
 internal static class Transport
 {
-    public static SocketsHttpHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
+    public static HttpMessageHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
+        if (CustomTransport.Create(options, connector.SessionName, time) is { } custom)
+        {
+            return custom;
+        }
+
         var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
         var sockConnect = options.Timeout.SockConnect;
         var handler = new SocketsHttpHandler
