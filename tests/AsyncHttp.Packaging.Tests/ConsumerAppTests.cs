@@ -7,7 +7,7 @@ namespace AsyncHttp.Packaging.Tests;
 /// The packages, not only the source, work: a fresh app outside the repository, with its own nuget.config (the local
 /// feed for AsyncHttp, the usual source for the rest), restores them, builds with warnings as errors, and runs the
 /// design card's code (a session that never queues, a session bound from appsettings.json, a Crawler that injects
-/// ISessionRegistry) against a loopback server.
+/// ISessionRegistry) against a loopback server, then against AsyncHttp.Testing's fake upstream.
 /// </summary>
 [Collection(PackageFeed.Collection)]
 public sealed class ConsumerAppTests(PackageFeed feed)
@@ -33,7 +33,7 @@ public sealed class ConsumerAppTests(PackageFeed feed)
         using (var assets = JsonDocument.Parse(await File.ReadAllTextAsync(app.Combine("obj", "project.assets.json"))))
         {
             var libraries = assets.RootElement.GetProperty("libraries");
-            foreach (var id in new[] { "AsyncHttp", "AsyncHttp.Extensions" })
+            foreach (var id in new[] { "AsyncHttp", "AsyncHttp.Extensions", "AsyncHttp.Testing" })
             {
                 Assert.Equal("package", libraries.GetProperty($"{id}/{feed.Version}").GetProperty("type").GetString());
                 Assert.True(Directory.Exists(app.Combine("packages", id.ToLowerInvariant(), feed.Version)), buildOutput);
@@ -61,6 +61,22 @@ public sealed class ConsumerAppTests(PackageFeed feed)
         Assert.Equal(2, upstream.MaxInFlight);
         Assert.Equal(Items, upstream.UserAgents.Count);
         Assert.All(upstream.UserAgents, ua => Assert.Equal("asynchttp-consumer/1.0", ua));
+
+        // The same app with AsyncHttp.Testing's fake upstream in place of the network.
+        var (fakeExit, fakeOutput) = await DotnetCli.RunAsync(
+            app.Path,
+            [Path.Combine("bin", "Release", "net10.0", "Consumer.dll"), "--AsyncHttp:Sessions:bulk:BaseAddress=http://catalog.test/", "--Count=4", "--UseTestUpstream=true"],
+            PackageFeed.CommandTimeout);
+
+        Assert.True(fakeExit == 0, fakeOutput);
+        for (var i = 1; i <= 4; i++)
+        {
+            Assert.Contains($"body: fake:{i}\n", fakeOutput, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("priority: 200 ok", fakeOutput, StringComparison.Ordinal);
+        Assert.Contains("session bulk: Limit=2 QueueLimit=100 InUse=0 Waiting=0", fakeOutput, StringComparison.Ordinal);
+        Assert.Equal(Items, upstream.UserAgents.Count);
     }
 
     private static void CopyConsumerSources(string destination)

@@ -15,6 +15,7 @@ public sealed class PackageMetadataTests(PackageFeed feed)
     [Theory]
     [InlineData("AsyncHttp")]
     [InlineData("AsyncHttp.Extensions")]
+    [InlineData("AsyncHttp.Testing")]
     public void Nuspec_EveryPackage_CarriesLicenceReadmeRepositoryAndDescription(string id)
     {
         var metadata = Metadata(id);
@@ -42,6 +43,7 @@ public sealed class PackageMetadataTests(PackageFeed feed)
     {
         var core = Dependencies("AsyncHttp");
         var extensions = Dependencies("AsyncHttp.Extensions");
+        var testing = Dependencies("AsyncHttp.Testing");
 
         Assert.Equal(new Dictionary<string, string> { ["Microsoft.Extensions.Logging.Abstractions"] = "10.0.0" }, core);
 
@@ -52,11 +54,15 @@ public sealed class PackageMetadataTests(PackageFeed feed)
             Assert.StartsWith("Microsoft.Extensions.", d.Key, StringComparison.Ordinal);
             Assert.Equal("10.0.0", d.Value);
         });
+
+        // The test kit uses the public API only: this version or a later one.
+        Assert.Equal(new Dictionary<string, string> { ["AsyncHttp"] = feed.Version, ["AsyncHttp.Extensions"] = feed.Version }, testing);
     }
 
     [Theory]
     [InlineData("AsyncHttp")]
     [InlineData("AsyncHttp.Extensions")]
+    [InlineData("AsyncHttp.Testing")]
     public void Symbols_EveryPackage_HasAPdbWithSourceLinkToTheRepository(string id)
     {
         using var symbols = ZipFile.OpenRead(feed.PackagePath(id, "snupkg"));

@@ -6,6 +6,10 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddClientSession("priority", o => o.Limit = 0);            // never queues
 builder.Services.AddClientSession("bulk").BindConfiguration("AsyncHttp:Sessions:bulk");
 builder.Services.AddSingleton<Crawler>();
+if (builder.Configuration.GetValue<bool>("UseTestUpstream"))
+{
+    FakeUpstream.Use(builder.Services);
+}
 
 using var host = builder.Build();
 await host.StartAsync();

@@ -15,6 +15,7 @@ internal static class Repository
     [
         Path.Combine(Root, "src", "AsyncHttp", "AsyncHttp.csproj"),
         Path.Combine(Root, "src", "AsyncHttp.Extensions", "AsyncHttp.Extensions.csproj"),
+        Path.Combine(Root, "src", "AsyncHttp.Testing", "AsyncHttp.Testing.csproj"),
     ];
 
     private static string Metadata(string key)
