@@ -59,7 +59,12 @@ public sealed partial class Connector
                 {
                     if (!host.IsIdle)
                     {
-                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.WaiterCount, host.OpenConnections));
+                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.WaiterCount, host.OpenConnections)
+                        {
+                            Scheme = host.Key.Scheme,
+                            Address = host.Key.Address,
+                            Port = host.Key.Port,
+                        });
                     }
                 }
 

@@ -81,10 +81,10 @@ internal sealed class ClientMetrics
                 measurements.Add(new Measurement<long>(0, new KeyValuePair<string, object?>(SessionTag, session.Name)));
             }
 
+            // The key's parts, never the key parsed back: a host string is for people (an IPv6 one has brackets).
             foreach (var host in stats.Hosts)
             {
-                var uri = new Uri(host.Host);
-                measurements.Add(new Measurement<long>(value(host), Tags(session.Name, uri.Host, uri.Port)));
+                measurements.Add(new Measurement<long>(value(host), Tags(session.Name, host.Address, host.Port)));
             }
         }
 

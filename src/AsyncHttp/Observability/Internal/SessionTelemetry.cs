@@ -90,7 +90,7 @@ internal sealed partial class SessionTelemetry
 
         var activity = ActivitySource.StartActivity("asynchttp.queue.wait", ActivityKind.Internal);
         activity?.SetTag(ClientMetrics.SessionTag, Session);
-        activity?.SetTag("server.address", key.Host);
+        activity?.SetTag("server.address", key.Address);
         activity?.SetTag("server.port", key.Port);
         return activity;
     }
@@ -99,7 +99,7 @@ internal sealed partial class SessionTelemetry
     {
         if (Metrics.QueueDuration.Enabled)
         {
-            Metrics.QueueDuration.Record(waited.TotalSeconds, ClientMetrics.Tags(Session, key.Host, key.Port));
+            Metrics.QueueDuration.Record(waited.TotalSeconds, ClientMetrics.Tags(Session, key.Address, key.Port));
         }
 
         if (Logger.IsEnabled(LogLevel.Debug))
