@@ -9,7 +9,7 @@ namespace AsyncHttp.Extensions.Internal;
 /// the queue limit, age of the oldest waiter), or healthy. The numbers go in the result's data. A session not created
 /// yet is healthy and is not created by the check.
 /// </summary>
-internal sealed class ClientSessionHealthCheck : IHealthCheck
+internal sealed class ClientSessionHealthCheck(string name, SessionRegistry registry, IOptionsMonitor<ClientSessionOptions> sessionOptions, IOptionsMonitor<ClientSessionHealthCheckOptions> thresholds) : IHealthCheck
 {
     public const string InUse = "inUse";
     public const string Limit = "limit";
@@ -17,19 +17,6 @@ internal sealed class ClientSessionHealthCheck : IHealthCheck
     public const string QueueLimit = "queueLimit";
     public const string OldestWait = "oldestWait";
     public const string OpenConnections = "openConnections";
-
-    private readonly string _name;
-    private readonly SessionRegistry _registry;
-    private readonly IOptionsMonitor<ClientSessionOptions> _sessionOptions;
-    private readonly IOptionsMonitor<ClientSessionHealthCheckOptions> _thresholds;
-
-    public ClientSessionHealthCheck(string name, SessionRegistry registry, IOptionsMonitor<ClientSessionOptions> sessionOptions, IOptionsMonitor<ClientSessionHealthCheckOptions> thresholds)
-    {
-        _name = name;
-        _registry = registry;
-        _sessionOptions = sessionOptions;
-        _thresholds = thresholds;
-    }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -39,37 +26,37 @@ internal sealed class ClientSessionHealthCheck : IHealthCheck
 
     private HealthCheckResult Check(HealthStatus failureStatus)
     {
-        if (!_registry.TryGetCreated(_name, out var session))
+        if (!registry.TryGetCreated(name, out var session))
         {
-            var options = _sessionOptions.Get(_name);
+            var options = sessionOptions.Get(name);
             var unused = Data(new ConnectorStats(options.Limit, options.LimitPerHost, options.QueueLimit, 0, 0, 0, []));
-            return _registry.IsClosed
-                ? new HealthCheckResult(failureStatus, $"Session '{_name}' is closed: the host has stopped.", data: unused)
-                : HealthCheckResult.Healthy($"Session '{_name}' has not been used yet.", unused);
+            return registry.IsClosed
+                ? new HealthCheckResult(failureStatus, $"Session '{name}' is closed: the host has stopped.", data: unused)
+                : HealthCheckResult.Healthy($"Session '{name}' has not been used yet.", unused);
         }
 
         var stats = session.Connector.Stats;
         var data = Data(stats);
         if (session.IsClosed)
         {
-            return new HealthCheckResult(failureStatus, $"Session '{_name}' is closed: it admits no request.", data: data);
+            return new HealthCheckResult(failureStatus, $"Session '{name}' is closed: it admits no request.", data: data);
         }
 
-        var thresholds = _thresholds.Get(_name);
+        var limits = thresholds.Get(name);
         string? degraded = null;
-        if (stats.QueueLimit > 0 && stats.Waiting >= thresholds.DegradedQueueRatio * stats.QueueLimit)
+        if (stats.QueueLimit > 0 && stats.Waiting >= limits.DegradedQueueRatio * stats.QueueLimit)
         {
-            degraded = string.Create(CultureInfo.InvariantCulture, $"{stats.Waiting} of the queue's {stats.QueueLimit} places are taken ({thresholds.DegradedQueueRatio * 100:0.##}% or more).");
+            degraded = string.Create(CultureInfo.InvariantCulture, $"{stats.Waiting} of the queue's {stats.QueueLimit} places are taken ({limits.DegradedQueueRatio * 100:0.##}% or more).");
         }
 
-        if (thresholds.DegradedQueueWait is { } wait && stats.Waiting > 0 && stats.OldestWait >= wait)
+        if (limits.DegradedQueueWait is { } wait && stats.Waiting > 0 && stats.OldestWait >= wait)
         {
             degraded += (degraded is null ? "" : " ") + string.Create(CultureInfo.InvariantCulture, $"The oldest queued request has waited {stats.OldestWait:c} ({wait:c} or more).");
         }
 
         return degraded is not null
-            ? HealthCheckResult.Degraded($"Session '{_name}': {degraded}", data: data)
-            : HealthCheckResult.Healthy($"Session '{_name}': {stats.InUse} in use, {stats.Waiting} waiting.", data);
+            ? HealthCheckResult.Degraded($"Session '{name}': {degraded}", data: data)
+            : HealthCheckResult.Healthy($"Session '{name}': {stats.InUse} in use, {stats.Waiting} waiting.", data);
     }
 
     private static Dictionary<string, object> Data(ConnectorStats stats) => new(StringComparer.Ordinal)

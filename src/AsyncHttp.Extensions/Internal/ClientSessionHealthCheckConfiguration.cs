@@ -8,38 +8,29 @@ namespace AsyncHttp.Extensions.Internal;
 /// <c>Defaults</c> for every session, then <c>Sessions:{name}</c> for one. Unknown keys, and sessions that are not
 /// registered, are rejected, so that a misspelt threshold does not silently keep its default.
 /// </summary>
-internal sealed class ClientSessionHealthCheckConfiguration : IConfigureNamedOptions<ClientSessionHealthCheckOptions>
+internal sealed class ClientSessionHealthCheckConfiguration(IConfiguration configuration, ClientSessionCatalog catalog) : IConfigureNamedOptions<ClientSessionHealthCheckOptions>
 {
     public const string Defaults = "Defaults";
     public const string Sessions = "Sessions";
 
-    private readonly IConfiguration _configuration;
-    private readonly ClientSessionCatalog _catalog;
-
-    public ClientSessionHealthCheckConfiguration(IConfiguration configuration, ClientSessionCatalog catalog)
-    {
-        _configuration = configuration;
-        _catalog = catalog;
-    }
-
     public void Configure(string? name, ClientSessionHealthCheckOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (name is null || !_catalog.Contains(name))
+        if (name is null || !catalog.Contains(name))
         {
             return;
         }
 
         CheckShape();
-        Bind(_configuration.GetSection(Defaults), options, name);
-        Bind(_configuration.GetSection(Sessions).GetSection(name), options, name);
+        Bind(configuration.GetSection(Defaults), options, name);
+        Bind(configuration.GetSection(Sessions).GetSection(name), options, name);
     }
 
     public void Configure(ClientSessionHealthCheckOptions options) => Configure(Options.DefaultName, options);
 
     private void CheckShape()
     {
-        foreach (var child in _configuration.GetChildren())
+        foreach (var child in configuration.GetChildren())
         {
             if (!string.Equals(child.Key, Defaults, StringComparison.OrdinalIgnoreCase) && !string.Equals(child.Key, Sessions, StringComparison.OrdinalIgnoreCase))
             {
@@ -48,11 +39,11 @@ internal sealed class ClientSessionHealthCheckConfiguration : IConfigureNamedOpt
             }
         }
 
-        foreach (var session in _configuration.GetSection(Sessions).GetChildren())
+        foreach (var session in configuration.GetSection(Sessions).GetChildren())
         {
-            if (!_catalog.Contains(session.Key))
+            if (!catalog.Contains(session.Key))
             {
-                var known = string.Join(", ", _catalog.Names.Select(n => $"'{n}'"));
+                var known = string.Join(", ", catalog.Names.Select(n => $"'{n}'"));
                 throw new InvalidOperationException(
                     $"Configuration section '{session.Path}' sets the health check of client session '{session.Key}', which is not registered; the registered ones are {known}.");
             }

@@ -8,21 +8,12 @@ namespace AsyncHttp.Extensions.Internal;
 /// One health check registration per registered session, made when the health check service first needs them, so
 /// that sessions registered after <c>AddClientSessionHealthChecks</c> are checked too.
 /// </summary>
-internal sealed class ClientSessionHealthCheckRegistrations : IConfigureOptions<HealthCheckServiceOptions>
+internal sealed class ClientSessionHealthCheckRegistrations(ClientSessionCatalog catalog, IOptionsMonitor<ClientSessionHealthCheckOptions> thresholds) : IConfigureOptions<HealthCheckServiceOptions>
 {
-    private readonly ClientSessionCatalog _catalog;
-    private readonly IOptionsMonitor<ClientSessionHealthCheckOptions> _thresholds;
-
-    public ClientSessionHealthCheckRegistrations(ClientSessionCatalog catalog, IOptionsMonitor<ClientSessionHealthCheckOptions> thresholds)
-    {
-        _catalog = catalog;
-        _thresholds = thresholds;
-    }
-
     public void Configure(HealthCheckServiceOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        foreach (var name in _catalog.Names)
+        foreach (var name in catalog.Names)
         {
             var session = Thresholds(name);
             options.Registrations.Add(new HealthCheckRegistration(
@@ -46,7 +37,7 @@ internal sealed class ClientSessionHealthCheckRegistrations : IConfigureOptions<
     {
         try
         {
-            return _thresholds.Get(name);
+            return thresholds.Get(name);
         }
         catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
         {

@@ -7,26 +7,17 @@ namespace AsyncHttp.Extensions.Internal;
 /// Reads every session's health check options as the host starts, so that a bad threshold stops the host (as
 /// <c>ValidateOnStart</c> does, which needs the names when it is called; sessions may be registered later).
 /// </summary>
-internal sealed class ClientSessionHealthCheckValidation : IHostedLifecycleService
+internal sealed class ClientSessionHealthCheckValidation(ClientSessionCatalog catalog, IOptionsMonitor<ClientSessionHealthCheckOptions> thresholds) : IHostedLifecycleService
 {
-    private readonly ClientSessionCatalog _catalog;
-    private readonly IOptionsMonitor<ClientSessionHealthCheckOptions> _thresholds;
-
-    public ClientSessionHealthCheckValidation(ClientSessionCatalog catalog, IOptionsMonitor<ClientSessionHealthCheckOptions> thresholds)
-    {
-        _catalog = catalog;
-        _thresholds = thresholds;
-    }
-
     public Task StartingAsync(CancellationToken cancellationToken)
     {
         // All errors at once, so that fixing one does not reveal the next at the following start.
         List<string> errors = [];
-        foreach (var name in _catalog.Names)
+        foreach (var name in catalog.Names)
         {
             try
             {
-                _ = _thresholds.Get(name);
+                _ = thresholds.Get(name);
             }
             catch (OptionsValidationException ex)
             {

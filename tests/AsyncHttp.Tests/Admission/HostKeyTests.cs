@@ -4,7 +4,6 @@ using AsyncHttp.Internal;
 using AsyncHttp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Logging;
 
 namespace AsyncHttp.Tests.Admission;
 

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 namespace AsyncHttp.Tests.Observability;
 
 /// <summary>The AsyncHttp meter under a known load, read with MetricCollector from a meter factory of the test's own.</summary>
-public sealed class ClientMetricsTests : IAsyncLifetime
+public sealed partial class ClientMetricsTests : IAsyncLifetime
 {
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private TestServer _server = null!;

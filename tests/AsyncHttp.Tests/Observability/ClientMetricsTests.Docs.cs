@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using AsyncHttp.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace AsyncHttp.Tests.Observability;
 
@@ -11,21 +10,8 @@ namespace AsyncHttp.Tests.Observability;
 /// docs/observability.md against the code: the instruments' table (names, types, units, tags) and the histograms'
 /// bucket boundaries are what a <see cref="MeterListener"/> sees while a session runs every kind of request.
 /// </summary>
-public sealed partial class ObservabilityDocsTests : IAsyncLifetime
+public sealed partial class ClientMetricsTests
 {
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private TestServer _server = null!;
-
-    private IMeterFactory Meters => _services.GetRequiredService<IMeterFactory>();
-
-    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _services.DisposeAsync();
-    }
-
     [Fact]
     public async Task InstrumentsTable_MatchesWhatTheMeterReports()
     {
