@@ -129,7 +129,9 @@ public sealed class ClientSessionHealthChecksBuilderExtensionsTests
         {
             builder.Services.AddClientSession("closed", o => o.BaseAddress = upstream.BaseAddress);
             builder.Services.AddClientSession("open", o => o.BaseAddress = upstream.BaseAddress);
-            builder.Services.AddHealthChecks().AddClientSessionHealthChecks();
+
+            // Called twice (two libraries of the app may each call it): still one check per session.
+            builder.Services.AddHealthChecks().AddClientSessionHealthChecks().AddClientSessionHealthChecks();
         });
         var session = app.Services.GetRequiredKeyedService<ClientSession>("closed");
         (await session.GetAsync("ok")).Dispose();
@@ -140,6 +142,7 @@ public sealed class ClientSessionHealthChecksBuilderExtensionsTests
         Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unhealthy"), (health.Code, health.Overall));
         Assert.Equal(("Unhealthy", "Session 'closed' is closed: it admits no request."), (health.Status("closed"), health.Description("closed")));
         Assert.Equal("Healthy", health.Status("open"));
+        Assert.Equal(2, health.Body.GetProperty("entries").EnumerateObject().Count());
         await upstream.WhenAllConnectionsClosedAsync().WaitAsync(Upstream.Patience);
     }
 
@@ -184,7 +187,13 @@ public sealed class ClientSessionHealthChecksBuilderExtensionsTests
         var all = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Degraded, all.Entries["AsyncHttp.ClientSession.bulk"].Status);
         Assert.Equal(HealthStatus.Healthy, all.Entries["AsyncHttp.ClientSession.priority"].Status);
+
+        // Once the host has stopped, a session never used cannot be created any more: it reports its failure status.
         await host.StopAsync();
+        var stopped = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        var unused = stopped.Entries["AsyncHttp.ClientSession.priority"];
+        Assert.Equal((HealthStatus.Unhealthy, "Session 'priority' is closed: the host has stopped."), (unused.Status, unused.Description));
+        Assert.False(host.Services.GetRequiredService<SessionRegistry>().TryGetCreated("priority", out _));
     }
 
     [Theory]
