@@ -83,6 +83,12 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         return true;
     }
 
+    /// <summary>The session named <paramref name="name"/> if it was created already; never creates one (health checks).</summary>
+    internal bool TryGetCreated(string name, [NotNullWhen(true)] out ClientSession? session) => _sessions.TryGetValue(name, out session);
+
+    /// <summary>True once the host has stopped or the registry was disposed: no session can be created any more.</summary>
+    internal bool IsClosed => Volatile.Read(ref _closed);
+
     private ClientSession Create(string name)
     {
         // Under the lock so that one instance is made per name, and so that a reload racing with the creation is

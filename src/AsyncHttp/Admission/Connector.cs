@@ -27,6 +27,7 @@ public sealed partial class Connector
     private readonly List<HostState> _hostsWithWaiters = [];
     private readonly string _sessionName;
     private readonly DeadlineLanes _deadlines;
+    private readonly TimeProvider _time;
     private int _limit;
     private int _limitPerHost;
     private int _queueLimit;
@@ -43,7 +44,8 @@ public sealed partial class Connector
     internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit, TimeProvider? time = null)
     {
         _sessionName = sessionName;
-        _deadlines = new DeadlineLanes(time ?? TimeProvider.System, ExpireWaiters);
+        _time = time ?? TimeProvider.System;
+        _deadlines = new DeadlineLanes(_time, ExpireWaiters);
         SetLimits(limit, limitPerHost, queueLimit);
     }
 
@@ -62,11 +64,19 @@ public sealed partial class Connector
                 {
                     if (!host.IsIdle)
                     {
-                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.WaiterCount, host.OpenConnections));
+                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.WaiterCount, host.OpenConnections)
+                        {
+                            Scheme = host.Key.Scheme,
+                            Address = host.Key.Address,
+                            Port = host.Key.Port,
+                        });
                     }
                 }
 
-                return new ConnectorStats(_limit, _limitPerHost, _queueLimit, _inUse, _waiting, _openConnections, hosts);
+                return new ConnectorStats(_limit, _limitPerHost, _queueLimit, _inUse, _waiting, _openConnections, hosts)
+                {
+                    OldestWait = OldestWait(),
+                };
             }
         }
     }
@@ -110,7 +120,7 @@ public sealed partial class Connector
                 throw new QueueFullException(_sessionName, _queueLimit);
             }
 
-            waiter = new Waiter(host, ++_sequence);
+            waiter = new Waiter(host, ++_sequence) { QueuedAt = _time.GetTimestamp() };
             host.Enqueue(waiter);
             if (host.WaiterCount == 1)
             {
@@ -239,6 +249,23 @@ public sealed partial class Connector
             GetOrAddHost(key).OpenConnections--;
             _openConnections--;
         }
+    }
+
+    /// <summary>How long the oldest waiter has waited: each host's queue is in arrival order, so it is one of the heads.</summary>
+    private TimeSpan OldestWait()
+    {
+        if (_hostsWithWaiters.Count == 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var oldest = long.MaxValue;
+        foreach (var host in _hostsWithWaiters)
+        {
+            oldest = Math.Min(oldest, host.Head!.QueuedAt);
+        }
+
+        return _time.GetElapsedTime(oldest);
     }
 
     private bool HasCapacity(HostState host)

@@ -15,4 +15,12 @@ public sealed record ConnectorStats(
     int InUse,
     int Waiting,
     int OpenConnections,
-    IReadOnlyList<HostStats> Hosts);
+    IReadOnlyList<HostStats> Hosts)
+{
+    /// <summary>
+    /// How long the oldest request in the queue has waited for a slot, on the session's <see cref="TimeProvider"/>;
+    /// <see cref="TimeSpan.Zero"/> when nothing waits. A wait that keeps growing means slots are not coming back fast
+    /// enough for the load, even when the queue is short.
+    /// </summary>
+    public TimeSpan OldestWait { get; init; }
+}

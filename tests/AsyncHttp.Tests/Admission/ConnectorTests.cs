@@ -336,4 +336,29 @@ public sealed class ConnectorTests
         await Assert.ThrowsAsync<SessionClosedException>(() => queued);
         Assert.Equal(0, connector.Stats.Waiting);
     }
+
+    [Fact]
+    public async Task Stats_OldestWait_IsTheAgeOfTheOldestWaiterAcrossHosts_ZeroOnceTheQueueEmpties()
+    {
+        var time = new FakeTimeProvider();
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        Assert.Equal(TimeSpan.Zero, connector.Stats.OldestWait);
+
+        using var cancel = new CancellationTokenSource();
+        var first = connector.AcquireAsync(B, cancel.Token).AsTask();
+        time.Advance(TimeSpan.FromSeconds(3));
+        var second = connector.AcquireAsync(A, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(5), connector.Stats.OldestWait);
+
+        // The oldest waiter leaves (cancelled): the next one's age is the oldest wait now.
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        Assert.Equal(TimeSpan.FromSeconds(2), connector.Stats.OldestWait);
+
+        connector.Release(held);
+        connector.Release(await second);
+        Assert.Equal((0, 0, TimeSpan.Zero), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.OldestWait));
+    }
 }

@@ -6,11 +6,12 @@ namespace AsyncHttp.Tests.Infrastructure;
 /// <summary>Loopback endpoints that misbehave at the TCP level.</summary>
 public static class LoopbackSockets
 {
-    /// <summary>A port on 127.0.0.1 with nothing listening: connects are refused.</summary>
-    public static int ClosedPort()
+    /// <summary>A port on 127.0.0.1 (or <paramref name="address"/>) with nothing listening: connects are refused.</summary>
+    public static int ClosedPort(IPAddress? address = null)
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        address ??= IPAddress.Loopback;
+        using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(address, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 

@@ -48,12 +48,13 @@ public sealed class TestServer : IAsyncDisposable
 
     public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
 
-    public static async Task<TestServer> StartAsync()
+    /// <param name="address">Where to listen: 127.0.0.1 unless given (such as <see cref="IPAddress.IPv6Loopback"/>).</param>
+    public static async Task<TestServer> StartAsync(IPAddress? address = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         TestServer? server = null;
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0, listen => listen.Use(next => async connection =>
+        builder.WebHost.UseKestrel(o => o.Listen(address ?? IPAddress.Loopback, 0, listen => listen.Use(next => async connection =>
         {
             server!.ConnectionOpened();
             try
@@ -69,8 +70,8 @@ public sealed class TestServer : IAsyncDisposable
         server = new TestServer(app);
         server.Map(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        var listening = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseAddress = new Uri(listening.EndsWith('/') ? listening : listening + "/");
         return server;
     }
 

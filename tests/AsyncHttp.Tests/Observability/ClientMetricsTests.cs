@@ -6,7 +6,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 namespace AsyncHttp.Tests.Observability;
 
 /// <summary>The AsyncHttp meter under a known load, read with MetricCollector from a meter factory of the test's own.</summary>
-public sealed class ClientMetricsTests : IAsyncLifetime
+public sealed partial class ClientMetricsTests : IAsyncLifetime
 {
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private TestServer _server = null!;
@@ -48,6 +48,7 @@ public sealed class ClientMetricsTests : IAsyncLifetime
         var tags = inFlight.LastMeasurement!.Tags;
         Assert.Equal("127.0.0.1", tags["server.address"]);
         Assert.Equal(_server.BaseAddress.Port, tags["server.port"]);
+        Assert.Equal("http", tags["url.scheme"]);
 
         for (var i = 0; i < 5; i++)
         {
@@ -112,6 +113,81 @@ public sealed class ClientMetricsTests : IAsyncLifetime
         Assert.Equal("GET", ok.Tags["http.request.method"]);
         Assert.False(ok.Tags.ContainsKey("error.type"));
         Assert.Equal(typeof(ClientConnectorException).FullName, measurements[1].Tags["error.type"]);
+    }
+
+    [Fact]
+    public async Task RequestDuration_UnknownMethodAndErrorStatus_FollowTheOpenTelemetryHttpClientConventions()
+    {
+        using var duration = Collect<double>("asynchttp.client.request.duration");
+        await using var session = new ClientSession("conventions", meterFactory: Meters);
+
+        (await session.SendAsync(new HttpMethod("PURGE"), _server.Url("method"))).Dispose();
+        (await session.SendAsync(new HttpMethod("get"), _server.Url("method"))).Dispose();
+        (await session.PatchAsync(_server.Url("method").ToString(), new StringContent("x"))).Dispose();
+        (await session.GetAsync(_server.Url("missing"))).Dispose();
+
+        var tags = duration.GetMeasurementSnapshot().Select(m => m.Tags).ToList();
+        Assert.Equal(["_OTHER", "_OTHER", "PATCH", "GET"], tags.Select(t => t["http.request.method"]));
+        Assert.All(tags, t => Assert.Equal("http", t["url.scheme"]));
+        Assert.All(tags, t => Assert.Equal("127.0.0.1", t["server.address"]));
+
+        // A response with an error status is a failed request: its status code, as a string, is the error type.
+        Assert.Equal(404, tags[3]["http.response.status_code"]);
+        Assert.Equal("404", tags[3]["error.type"]);
+        Assert.All(tags.Take(3), t => Assert.False(t.ContainsKey("error.type")));
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public void Histograms_AsTheMeterPublishesThem_CarryBucketAdviceFitForTheirUnit()
+    {
+        var published = new Dictionary<string, Instrument>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Scope == Meters && instrument.Meter.Name == "AsyncHttp")
+                {
+                    published[instrument.Name] = instrument;
+                }
+            },
+        };
+        listener.Start();
+        using var session = new ClientSession("advice", meterFactory: Meters);
+
+        var queue = ((Histogram<double>)published["asynchttp.client.queue.duration"]).Advice!.HistogramBucketBoundaries!;
+        var request = ((Histogram<double>)published["asynchttp.client.request.duration"]).Advice!.HistogramBucketBoundaries!;
+
+        foreach (var boundaries in new[] { queue, request })
+        {
+            Assert.Equal(boundaries.Order(), boundaries);
+            Assert.Equal(boundaries.Count, boundaries.Distinct().Count());
+        }
+
+        // Seconds, with sub-second resolution (an exporter's default puts everything under 5 s in one bucket) and
+        // buckets up to Total's default of 5 minutes: a request runs to its release, body included.
+        Assert.True(queue[0] <= 0.001, $"first queue bucket {queue[0]}");
+        Assert.True(request[0] <= 0.005, $"first request bucket {request[0]}");
+        Assert.True(request.Count(b => b < 1) >= 5);
+        Assert.Equal(300, request[^1]);
+        Assert.Equal(300, queue[^1]);
+    }
+
+    [Fact]
+    public async Task Transport_SessionWithMeterFactory_ReportsSystemNetHttpMetricsThroughIt()
+    {
+        using var transport = new MetricCollector<double>(Meters, "System.Net.Http", "http.client.request.duration");
+        await using var session = new ClientSession("transport", meterFactory: Meters);
+
+        await using (var response = await session.GetAsync(_server.Url("ok")))
+        {
+            await response.ReadAsStringAsync();
+        }
+
+        // Only a meter made by this factory reaches this collector: the handler took the session's factory.
+        var measurement = Assert.Single(transport.GetMeasurementSnapshot());
+        Assert.Equal("127.0.0.1", measurement.Tags["server.address"]);
+        Assert.Equal(200, measurement.Tags["http.response.status_code"]);
     }
 
     [Fact]

@@ -23,6 +23,9 @@ internal sealed class Waiter : DeadlineNode, IValueTaskSource<HostState>
     /// <summary>Arrival order across all hosts: the freed slot goes to the lowest eligible sequence.</summary>
     public long Sequence { get; }
 
+    /// <summary>When the request joined the queue (a timestamp of the connector's clock), for the oldest wait in the stats.</summary>
+    public long QueuedAt;
+
     public Waiter? Next;
 
     public Waiter? Prev;

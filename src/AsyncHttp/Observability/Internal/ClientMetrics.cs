@@ -9,10 +9,35 @@ namespace AsyncHttp.Internal;
 /// flight, queue depth, open connections) are observed from each live session's connector when a collector asks,
 /// so they cost nothing per request; histograms and counters are recorded only while someone listens.
 /// </summary>
+/// <remarks>
+/// Names are <c>asynchttp.*</c>, never <c>http.client.*</c>: <c>System.Net.Http</c> reports those for the transport in
+/// the same process, and ours measure other things (a request's duration here runs to its release, not to its
+/// headers). Attributes follow the OpenTelemetry HTTP client conventions.
+/// </remarks>
 internal sealed class ClientMetrics
 {
     public const string MeterName = "AsyncHttp";
     public const string SessionTag = "asynchttp.session";
+    public const string OtherMethod = "_OTHER";
+
+    /// <summary>
+    /// A queue wait lasts about as long as a request ahead of it takes to give its slot back: from a millisecond on a
+    /// fast upstream to minutes behind a long crawl, bounded by <c>Connect</c> or <c>Total</c> (5 min by default).
+    /// Finer than System.Net.Http's short buckets at the low end, where most waits of a busy but healthy queue fall.
+    /// </summary>
+    public static readonly InstrumentAdvice<double> QueueDurationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    };
+
+    /// <summary>
+    /// A request runs to its release, body included: a download can take minutes. The short HTTP buckets up to 10 s,
+    /// then on to <c>Total</c>'s default of 5 min, so that long requests do not all share the overflow bucket.
+    /// </summary>
+    public static readonly InstrumentAdvice<double> RequestDurationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    };
 
     private static readonly Meter DefaultMeter = new(MeterName);
     private static readonly ConditionalWeakTable<Meter, ClientMetrics> ByMeter = [];
@@ -20,16 +45,23 @@ internal sealed class ClientMetrics
     private readonly Lock _gate = new();
     private readonly List<ClientSession> _sessions = [];
 
-    private ClientMetrics(Meter meter)
+    private ClientMetrics(Meter meter, IMeterFactory? factory)
     {
-        QueueDuration = meter.CreateHistogram<double>("asynchttp.client.queue.duration", "s", "Time a request waited in the connector's queue for a slot.");
-        RequestDuration = meter.CreateHistogram<double>("asynchttp.client.request.duration", "s", "Time from the call to the release of the response (end of body or dispose).");
+        MeterFactory = factory;
+        QueueDuration = meter.CreateHistogram("asynchttp.client.queue.duration", "s", "Time a request waited in the connector's queue for a slot.", tags: null, advice: QueueDurationAdvice);
+        RequestDuration = meter.CreateHistogram("asynchttp.client.request.duration", "s", "Time from the call to the release of the response (end of body or dispose).", tags: null, advice: RequestDurationAdvice);
         Timeouts = meter.CreateCounter<long>("asynchttp.client.timeouts", "{timeout}", "Timeouts that fired, by kind.");
         QueueRejections = meter.CreateCounter<long>("asynchttp.client.queue.rejections", "{request}", "Requests rejected because the queue was full.");
         meter.CreateObservableUpDownCounter("asynchttp.client.requests.in_flight", () => Observe(static h => h.InUse), "{request}", "Requests holding a slot, from admission to release.");
         meter.CreateObservableUpDownCounter("asynchttp.client.queue.depth", () => Observe(static h => h.Waiting), "{request}", "Requests waiting in the connector's queue.");
         meter.CreateObservableUpDownCounter("asynchttp.client.connections.open", () => Observe(static h => h.OpenConnections), "{connection}", "Open connections, idle or busy.");
     }
+
+    /// <summary>
+    /// The factory the meter came from, null for the process-wide meter. The transport's own <c>System.Net.Http</c>
+    /// meter comes from the same factory, as <c>Microsoft.Extensions.Http</c> does it.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; }
 
     public Histogram<double> QueueDuration { get; }
 
@@ -41,8 +73,9 @@ internal sealed class ClientMetrics
 
     public static ClientMetrics For(IMeterFactory? factory)
     {
+        // A factory hands out one meter per name, so a meter and its metrics belong to one factory.
         var meter = factory?.Create(new MeterOptions(MeterName)) ?? DefaultMeter;
-        return ByMeter.GetValue(meter, static m => new ClientMetrics(m));
+        return ByMeter.GetValue(meter, m => new ClientMetrics(m, factory));
     }
 
     public void Register(ClientSession session)
@@ -61,8 +94,31 @@ internal sealed class ClientMetrics
         }
     }
 
-    public static TagList Tags(string session, string host, int port)
-        => new() { { SessionTag, session }, { "server.address", host }, { "server.port", port } };
+    /// <summary>The tags of everything measured per host: the session, <c>server.*</c> and <c>url.scheme</c>.</summary>
+    /// <param name="session">The session name.</param>
+    /// <param name="scheme">The URL scheme.</param>
+    /// <param name="address">The host name or IP address, an IPv6 address without brackets.</param>
+    /// <param name="port">The port.</param>
+    public static TagList Tags(string session, string scheme, string address, int port)
+        => new() { { SessionTag, session }, { "server.address", address }, { "server.port", port }, { "url.scheme", scheme } };
+
+    /// <summary>
+    /// <c>http.request.method</c>: one of the methods HTTP defines (RFC 9110 and PATCH), as sent (methods are
+    /// case-sensitive), and <c>_OTHER</c> for any other, so that a caller cannot make a series per made-up method.
+    /// </summary>
+    public static string MethodTag(HttpMethod method) => method.Method switch
+    {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => OtherMethod,
+    };
 
     private List<Measurement<long>> Observe(Func<HostStats, int> value)
     {
@@ -81,10 +137,10 @@ internal sealed class ClientMetrics
                 measurements.Add(new Measurement<long>(0, new KeyValuePair<string, object?>(SessionTag, session.Name)));
             }
 
+            // The key's parts, never the key parsed back: a host string is for people (an IPv6 one has brackets).
             foreach (var host in stats.Hosts)
             {
-                var uri = new Uri(host.Host);
-                measurements.Add(new Measurement<long>(value(host), Tags(session.Name, uri.Host, uri.Port)));
+                measurements.Add(new Measurement<long>(value(host), Tags(session.Name, host.Scheme, host.Address, host.Port)));
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 
@@ -90,7 +91,7 @@ internal sealed partial class SessionTelemetry
 
         var activity = ActivitySource.StartActivity("asynchttp.queue.wait", ActivityKind.Internal);
         activity?.SetTag(ClientMetrics.SessionTag, Session);
-        activity?.SetTag("server.address", key.Host);
+        activity?.SetTag("server.address", key.Address);
         activity?.SetTag("server.port", key.Port);
         return activity;
     }
@@ -99,7 +100,7 @@ internal sealed partial class SessionTelemetry
     {
         if (Metrics.QueueDuration.Enabled)
         {
-            Metrics.QueueDuration.Record(waited.TotalSeconds, ClientMetrics.Tags(Session, key.Host, key.Port));
+            Metrics.QueueDuration.Record(waited.TotalSeconds, ClientMetrics.Tags(Session, key.Scheme, key.Address, key.Port));
         }
 
         if (Logger.IsEnabled(LogLevel.Debug))
@@ -177,16 +178,23 @@ internal sealed partial class SessionTelemetry
 
         var elapsed = context.Session.Time.GetElapsedTime(context.StartTimestamp);
 
-        var tags = ClientMetrics.Tags(Session, context.Url.IdnHost, context.Url.Port);
-        tags.Add("http.request.method", context.Method.Method);
+        var url = context.Url;
+        var tags = ClientMetrics.Tags(Session, url.Scheme, url.IdnHost, url.Port);
+        tags.Add("http.request.method", ClientMetrics.MethodTag(context.Method));
         if (context.StatusCode is { } status)
         {
             tags.Add("http.response.status_code", status);
         }
 
+        // As OpenTelemetry's HTTP client conventions and System.Net.Http: the exception's type when the request failed,
+        // otherwise the status code of an error response (4xx, 5xx) as a string.
         if (context.ErrorType is { } errorType)
         {
             tags.Add("error.type", errorType);
+        }
+        else if (context.StatusCode is >= 400 and var failed)
+        {
+            tags.Add("error.type", failed.ToString(CultureInfo.InvariantCulture));
         }
 
         Metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);

@@ -33,6 +33,8 @@ internal static class Transport
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, telemetry, cancellationToken),
+            // The transport's System.Net.Http metrics go to the session's meter factory (the host's), as IHttpClientFactory's do.
+            MeterFactory = telemetry.Metrics.MeterFactory,
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
