@@ -5,11 +5,12 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the session's options, whose connect
-/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector.
+/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector;
+/// behind the <see cref="HeaderGuard"/>, which every request passes last.
 /// </summary>
 internal static class Transport
 {
-    public static SocketsHttpHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
+    public static HttpMessageHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
         var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
         var sockConnect = options.Timeout.SockConnect;
@@ -40,7 +41,7 @@ internal static class Transport
             handler.SslOptions.RemoteCertificateValidationCallback = validate;
         }
 
-        return handler;
+        return new HeaderGuard(handler);
     }
 
     private static async ValueTask<Stream> ConnectAsync(
