@@ -122,6 +122,26 @@ public sealed class ConfigurationBindingTests
         Assert.DoesNotContain("'priority'", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("http://user:s3cr3t@127.0.0.1:99999/?token=s3cr3t")]
+    [InlineData("http://user:s3cr3t@127.0.0.1/api?token=s3cr3t")]
+    [InlineData("ftp://user:s3cr3t@127.0.0.1/?token=s3cr3t")]
+    public async Task StartAsync_BadBaseAddressWithSecrets_NamesTheKeyWithoutThem(string baseAddress)
+    {
+        using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), $$"""{ "BaseAddress": "{{baseAddress}}" }"""));
+        var logs = new LogCapture();
+        var builder = TestHosts.CreateBuilder(logs, directory.Path);
+        AddFromConfiguration(builder);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Session 'bulk'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("BaseAddress", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", error.ToString(), StringComparison.Ordinal);
+        Assert.All(logs.Entries, e => Assert.DoesNotContain("s3cr3t", e.ToString(), StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task StartAsync_BadDefault_NamesEverySession()
     {

@@ -155,6 +155,22 @@ public sealed class ReloadTests
         Assert.Equal("tenant-b", await GetStringAsync(held, "echo/X-Tenant"));
     }
 
+    [Theory]
+    [InlineData("http://user:s3cr3t@127.0.0.1:99999/?token=s3cr3t")]
+    [InlineData("http://user:s3cr3t@127.0.0.1/api?token=s3cr3t")]
+    public async Task Reload_BadBaseAddressWithSecrets_IsLoggedWithoutThem(string baseAddress)
+    {
+        await using var fixture = await ReloadFixture.StartAsync(limit: 4);
+
+        fixture.Set("BaseAddress", baseAddress);
+        fixture.Reload();
+
+        var error = await fixture.Logs.WaitForEventAsync(ReloadRejected, BulkCategory);
+        Assert.Contains("BaseAddress", error.Message, StringComparison.Ordinal);
+        Assert.All(fixture.Logs.Entries, e => Assert.DoesNotContain("s3cr3t", e.ToString(), StringComparison.Ordinal));
+        Assert.Equal("tenant-a", await GetStringAsync(fixture.Session, "echo/X-Tenant"));
+    }
+
     private static async Task<string> GetStringAsync(ClientSession session, string url)
     {
         await using var response = await session.GetAsync(url);

@@ -7,7 +7,7 @@ namespace AsyncHttp.Tests.Infrastructure;
 /// <summary>
 /// A minimal HTTP/1.1 server on raw sockets, for behaviour Kestrel will not show: closing a kept-alive connection the
 /// moment the next request arrives on it, without answering; and recording each request head byte for byte, as it
-/// came off the wire, which Kestrel would have parsed (or refused) first. A request for <c>/redirect</c> gets a 302 to
+/// came off the wire, which Kestrel would have parsed (or refused) first. A request for <c>/redirect</c> (with any query) gets a 302 to
 /// <c>/landed</c>; every other request gets 200 with the body <c>ok</c>.
 /// </summary>
 public sealed class RawHttpServer : IAsyncDisposable
@@ -128,7 +128,7 @@ public sealed class RawHttpServer : IAsyncDisposable
 
                     var response = head.StartsWith("HEAD ", StringComparison.Ordinal)
                         ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\n"u8.ToArray()
-                        : head.Contains(" /redirect ", StringComparison.Ordinal)
+                        : head.Split(' ', 3) is [_, var target, _] && target.Split('?')[0] == "/redirect"
                         ? "HTTP/1.1 302 Found\r\nLocation: /landed\r\nContent-Length: 0\r\n\r\n"u8.ToArray()
                         : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"u8.ToArray();
                     await socket.SendAsync(response, _stop.Token);
