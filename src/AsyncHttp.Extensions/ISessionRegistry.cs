@@ -20,7 +20,10 @@ public interface ISessionRegistry
     /// <param name="name">A name registered with <c>AddClientSession</c> or <c>AddClientSessions</c>.</param>
     /// <returns>The same instance on every call for one name.</returns>
     /// <exception cref="KeyNotFoundException">No session has that name; the message lists the names there are.</exception>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The session's settings are invalid.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">
+    /// The session's settings are invalid and none valid were seen before: the host has not started (a started host has
+    /// validated them; an invalid reload after that is logged, and the session uses its last valid settings).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The registry was closed (the host stopped) or disposed.</exception>
     ClientSession GetSession(string name);
 
@@ -28,7 +31,10 @@ public interface ISessionRegistry
     /// <param name="name">The session name.</param>
     /// <param name="session">The session, or <see langword="null"/> when no session has that name.</param>
     /// <returns><see langword="true"/> when a session has that name.</returns>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The session's settings are invalid.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">
+    /// The session's settings are invalid and none valid were seen before: the host has not started (a started host has
+    /// validated them; an invalid reload after that is logged, and the session uses its last valid settings).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The registry was closed (the host stopped) or disposed.</exception>
     bool TryGetSession(string name, [NotNullWhen(true)] out ClientSession? session);
 }

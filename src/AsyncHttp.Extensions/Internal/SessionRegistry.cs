@@ -100,11 +100,13 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
                 throw new ObjectDisposedException(nameof(ISessionRegistry), $"Cannot create client session '{name}': the host has stopped and its sessions are closed.");
             }
 
+            // A reload rejected before this first use (logged when it came) leaves the last valid settings in force, as
+            // it would for a session already in use. None before the host has validated them: then the errors are thrown.
             var options = _options.Get(name);
             var errors = _state.GetErrors(name, options);
             if (errors.Count > 0)
             {
-                throw new OptionsValidationException(name, typeof(ClientSessionOptions), errors);
+                options = _state.LastValid(name) ?? throw new OptionsValidationException(name, typeof(ClientSessionOptions), errors);
             }
 
             var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
@@ -130,11 +132,12 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         {
             lock (_gate)
             {
-                if (_closed || !_sessions.TryGetValue(name, out var session) || session.IsClosed)
+                if (_closed)
                 {
                     return;
                 }
 
+                // Checked whether or not the session exists yet: one not used so far starts from the last valid settings.
                 var errors = _state.GetErrors(name, options);
                 if (errors.Count > 0)
                 {
@@ -143,6 +146,11 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
                         Log.ReloadRejected(logger, name, string.Join(" ", errors));
                     }
 
+                    return;
+                }
+
+                if (!_sessions.TryGetValue(name, out var session) || session.IsClosed)
+                {
                     return;
                 }
 
