@@ -11,7 +11,7 @@ namespace AsyncHttp.Extensions.Internal;
 internal sealed class ClientSessionOptionsState
 {
     private readonly ConditionalWeakTable<ClientSessionOptions, List<string>> _bindingErrors = [];
-    private readonly ConcurrentDictionary<string, ClientSessionOptions> _lastValid = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClientSessionOptions> _lastValid = new(StringComparer.OrdinalIgnoreCase);
     private volatile bool _hostStarted;
 
     /// <summary>True once the host has validated the options at start and begun starting its services.</summary>

@@ -24,7 +24,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly ILogger _logger;
     private readonly ReadOnlyCollection<string> _names;
     private readonly Lock _gate = new();
-    private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _disposing = new();
     private readonly IDisposable? _changeRegistration;
     private bool _closed;
@@ -79,7 +79,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             return false;
         }
 
-        session = Create(name);
+        session = Create(_catalog.Normalize(name));
         return true;
     }
 
@@ -127,6 +127,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             return;
         }
 
+        name = _catalog.Normalize(name);
         var logger = SessionLogger(name);
         try
         {
