@@ -1,7 +1,6 @@
 using AsyncHttp.Extensions.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace AsyncHttp.Extensions.Tests;

@@ -47,7 +47,10 @@ internal static class UrlResolution
                     "The URL carries credentials (user info) and the request has an Authorization header too; give one or the other.", nameof(request));
             }
 
-            request.Headers.TryAddWithoutValidation(Authorization, BasicAuthorization(userInfo));
+            // RFC 7617: the user-id cannot hold a colon; the server would split the credentials elsewhere.
+            var basic = BasicAuthorization(userInfo)
+                ?? throw new ArgumentException("The user name in the URL's credentials contains ':', which Basic authentication cannot carry.", nameof(request));
+            request.Headers.TryAddWithoutValidation(Authorization, basic);
             url = WithoutUserInfo(url);
         }
 
@@ -104,18 +107,15 @@ internal static class UrlResolution
             ? new Uri(url.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped))
             : url;
 
-    /// <summary>The Basic credentials of RFC 7617 (UTF-8) from a URL's escaped user info, <c>user[:password]</c>.</summary>
-    private static string BasicAuthorization(string userInfo)
+    /// <summary>
+    /// The Basic credentials of RFC 7617 (UTF-8) from a URL's escaped user info, <c>user[:password]</c>; null when the
+    /// decoded user name holds a colon.
+    /// </summary>
+    private static string? BasicAuthorization(string userInfo)
     {
         var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
         var user = Uri.UnescapeDataString(colon < 0 ? userInfo : userInfo[..colon]);
         var password = colon < 0 ? string.Empty : Uri.UnescapeDataString(userInfo[(colon + 1)..]);
-        if (user.Contains(':', StringComparison.Ordinal))
-        {
-            // RFC 7617: the user-id cannot hold a colon; the server would split the credentials elsewhere.
-            throw new ArgumentException("The user name in the URL's credentials contains ':', which Basic authentication cannot carry.", "request");
-        }
-
-        return "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
+        return user.Contains(':', StringComparison.Ordinal) ? null : "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
     }
 }

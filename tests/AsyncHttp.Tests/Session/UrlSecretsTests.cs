@@ -27,6 +27,7 @@ public sealed class UrlSecretsTests : IAsyncLifetime
     [InlineData("ftp://user:" + Secret + "@127.0.0.1/x?token=" + Secret)]
     [InlineData("custom:token=" + Secret)]
     [InlineData("mailto:user:" + Secret + "@example.com")]
+    [InlineData("http://us%3Aer:" + Secret + "@127.0.0.1/x")]
     public async Task SendAsync_BadUrlWithSecrets_ThrowsAMessageWithoutThem(string url)
     {
         var logs = new CapturingLoggerProvider();
