@@ -10,7 +10,10 @@ namespace AsyncHttp;
 /// </summary>
 public interface IClientSessionBuilder
 {
-    /// <summary>The name of the session: the key of its named options, of its keyed service and in the registry.</summary>
+    /// <summary>
+    /// The name of the session, spelled as it was first registered: the key of its named options, of its keyed service and
+    /// in the registry (where it is found in any case).
+    /// </summary>
     string Name { get; }
 
     /// <summary>The service collection the session is registered in.</summary>

@@ -126,6 +126,89 @@ public sealed class ConfigurationBindingTests
     }
 
     [Fact]
+    public async Task StartAsync_SeveralBadSettingsInOneSection_ReportsEveryOneAtOnce()
+    {
+        const string Bad = """
+            {
+              "Limt": 5,
+              "Limit": -1,
+              "Timeout": { "Total": "abc", "Totl": "00:00:01", "SockRead": "-00:00:01" },
+              "Extra": { "Deep": { "Er": 1 }, "Other": 2 },
+              "ForceClose": "maybe",
+              "Headers": { "X-Good": "1" },
+              "QueueLimit": 10
+            }
+            """;
+        using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), Bad));
+        var builder = TestHosts.CreateBuilder(new LogCapture(), directory.Path);
+        AddFromConfiguration(builder);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal("bulk", error.OptionsName);
+        Assert.All(error.Failures, f => Assert.StartsWith("Session 'bulk': ", f, StringComparison.Ordinal));
+        string[] named =
+        [
+            "'AsyncHttp:Sessions:bulk:Limt'", "Limit must be 0", "'AsyncHttp:Sessions:bulk:Timeout:Total'",
+            "'AsyncHttp:Sessions:bulk:Timeout:Totl'", "Timeout:SockRead", "'AsyncHttp:Sessions:bulk:Extra'",
+            "'AsyncHttp:Sessions:bulk:ForceClose'",
+        ];
+        Assert.All(named, n => Assert.Single(error.Failures, f => f.Contains(n, StringComparison.Ordinal)));
+        Assert.Equal(named.Length, error.Failures.Count());
+        Assert.DoesNotContain("abc", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("maybe", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reload_SeveralBadSettings_LogsEveryOneAtOnceAndBindsTheGoodOnes()
+    {
+        using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), """{ "Limit": 4 }"""));
+        var logs = new LogCapture();
+        var builder = TestHosts.CreateBuilder(logs, directory.Path);
+        AddFromConfiguration(builder);
+        using var host = builder.Build();
+        await host.StartAsync();
+        var configuration = (Microsoft.Extensions.Configuration.IConfigurationRoot)host.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
+        var session = host.Services.GetRequiredService<ISessionRegistry>().GetSession("bulk");
+
+        directory.WriteAppSettings(AppSettings(
+            new Uri("http://127.0.0.1:1/"), """{ "Limt": 5, "Limit": -1, "Timeout": { "Total": "abc" }, "QueueLimit": 12 }"""));
+        configuration.Reload();
+
+        var rejected = await logs.WaitForEventAsync(2003, "AsyncHttp.ClientSession.bulk");
+        Assert.Contains("'AsyncHttp:Sessions:bulk:Limt'", rejected.Message, StringComparison.Ordinal);
+        Assert.Contains("Limit must be 0", rejected.Message, StringComparison.Ordinal);
+        Assert.Contains("'AsyncHttp:Sessions:bulk:Timeout:Total'", rejected.Message, StringComparison.Ordinal);
+        Assert.Equal(4, session.Connector.Stats.Limit);
+
+        // The settings next to the bad ones were bound: validation saw Limit, and QueueLimit took its value.
+        var options = host.Services.GetRequiredService<IOptionsMonitor<ClientSessionOptions>>().Get("bulk");
+        Assert.Equal((-1, 12), (options.Limit, options.QueueLimit));
+        await host.StopAsync();
+    }
+
+    [Theory]
+    [InlineData("http://user:s3cr3t@127.0.0.1:99999/?token=s3cr3t")]
+    [InlineData("http://user:s3cr3t@127.0.0.1/api?token=s3cr3t")]
+    [InlineData("ftp://user:s3cr3t@127.0.0.1/?token=s3cr3t")]
+    public async Task StartAsync_BadBaseAddressWithSecrets_NamesTheKeyWithoutThem(string baseAddress)
+    {
+        using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), $$"""{ "BaseAddress": "{{baseAddress}}" }"""));
+        var logs = new LogCapture();
+        var builder = TestHosts.CreateBuilder(logs, directory.Path);
+        AddFromConfiguration(builder);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Session 'bulk'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("BaseAddress", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", error.ToString(), StringComparison.Ordinal);
+        Assert.All(logs.Entries, e => Assert.DoesNotContain("s3cr3t", e.ToString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task StartAsync_BadDefault_NamesEverySession()
     {
         var json = """{ "AsyncHttp": { "Defaults": { "QueueLimit": -5 }, "Sessions": { "priority": {}, "bulk": {} } } }""";

@@ -155,6 +155,91 @@ public sealed class ReloadTests
         Assert.Equal("tenant-b", await GetStringAsync(held, "echo/X-Tenant"));
     }
 
+    [Theory]
+    [InlineData("http://user:s3cr3t@127.0.0.1:99999/?token=s3cr3t")]
+    [InlineData("http://user:s3cr3t@127.0.0.1/api?token=s3cr3t")]
+    public async Task Reload_BadBaseAddressWithSecrets_IsLoggedWithoutThem(string baseAddress)
+    {
+        await using var fixture = await ReloadFixture.StartAsync(limit: 4);
+
+        fixture.Set("BaseAddress", baseAddress);
+        fixture.Reload();
+
+        var error = await fixture.Logs.WaitForEventAsync(ReloadRejected, BulkCategory);
+        Assert.Contains("BaseAddress", error.Message, StringComparison.Ordinal);
+        Assert.All(fixture.Logs.Entries, e => Assert.DoesNotContain("s3cr3t", e.ToString(), StringComparison.Ordinal));
+        Assert.Equal("tenant-a", await GetStringAsync(fixture.Session, "echo/X-Tenant"));
+    }
+
+    [Theory]
+    [InlineData("registry")]
+    [InlineData("keyed")]
+    public async Task Reload_InvalidBeforeFirstUse_IsLoggedAndTheSessionStartsWithTheSettingsValidatedAtStart(string resolvedFrom)
+    {
+        await using var fixture = await ReloadFixture.StartAsync(limit: 4, createSession: false);
+
+        fixture.Set("Limit", "-1");
+        fixture.Set("Headers:X-Tenant", "tenant-b");
+        fixture.Reload();
+        var session = resolvedFrom == "keyed"
+            ? fixture.Host.Services.GetRequiredKeyedService<ClientSession>("bulk")
+            : fixture.Registry.GetSession("bulk");
+
+        var error = await fixture.Logs.WaitForEventAsync(ReloadRejected, BulkCategory);
+        Assert.Contains("Session 'bulk': Limit", error.Message, StringComparison.Ordinal);
+        Assert.Equal(4, session.Connector.Stats.Limit);
+        Assert.Equal("tenant-a", await GetStringAsync(session, "echo/X-Tenant"));
+        Assert.Same(session, fixture.Registry.GetSession("bulk"));
+
+        // Fixing the setting reaches the session created from the last good settings.
+        fixture.Set("Limit", "2");
+        fixture.Reload();
+        await fixture.Logs.WaitForEventAsync(Reconfigured, BulkCategory);
+        Assert.Equal(2, session.Connector.Stats.Limit);
+        Assert.Equal("tenant-b", await GetStringAsync(session, "echo/X-Tenant"));
+    }
+
+    [Fact]
+    public async Task Reload_GoodThenBadBeforeFirstUse_TheSessionStartsWithTheGoodReload()
+    {
+        await using var fixture = await ReloadFixture.StartAsync(limit: 4, createSession: false);
+        fixture.Set("Limit", "3");
+        fixture.Set("Headers:X-Tenant", "tenant-b");
+        fixture.Reload();
+        fixture.Set("Timeout:Total", "soon");
+        fixture.Set("Headers:X-Tenant", "tenant-c");
+        fixture.Reload();
+
+        var session = fixture.Registry.GetSession("bulk");
+
+        var error = await fixture.Logs.WaitForEventAsync(ReloadRejected, BulkCategory);
+        Assert.Contains("Timeout:Total", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, session.Connector.Stats.Limit);
+        Assert.Equal("tenant-b", await GetStringAsync(session, "echo/X-Tenant"));
+    }
+
+    [Fact]
+    public async Task Reload_JsonFileWithABadValueBeforeFirstUse_TheSessionStartsWithTheSettingsValidatedAtStart()
+    {
+        await using var upstream = await Upstream.StartAsync();
+        using var directory = new TempConfigDirectory(AppSettings(upstream.BaseAddress, "tenant-a", limit: 4));
+        var logs = new LogCapture();
+        var builder = TestHosts.CreateBuilder(logs, directory.Path, reloadOnChange: true);
+        builder.Services.AddClientSessions(builder.Configuration.GetSection("AsyncHttp:Sessions"));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var rejected = logs.WaitForEventAsync(ReloadRejected, BulkCategory);
+
+        directory.WriteAppSettings(AppSettings(upstream.BaseAddress, "tenant-b", limit: -1));
+        var error = await rejected;
+        var session = host.Services.GetRequiredService<ISessionRegistry>().GetSession("bulk");
+
+        Assert.Contains("Session 'bulk': Limit", error.Message, StringComparison.Ordinal);
+        Assert.Equal(4, session.Connector.Stats.Limit);
+        Assert.Equal("tenant-a", await GetStringAsync(session, "echo/X-Tenant"));
+        await host.StopAsync();
+    }
+
     private static async Task<string> GetStringAsync(ClientSession session, string url)
     {
         await using var response = await session.GetAsync(url);
@@ -181,14 +266,15 @@ public sealed class ReloadTests
     private sealed class ReloadFixture : IAsyncDisposable
     {
         private const string Section = "AsyncHttp:Sessions:bulk:";
+        private ClientSession? _session;
 
-        private ReloadFixture(Upstream upstream, IHost host, LogCapture logs)
+        private ReloadFixture(Upstream upstream, IHost host, LogCapture logs, bool createSession)
         {
             Upstream = upstream;
             Host = host;
             Logs = logs;
             Registry = host.Services.GetRequiredService<ISessionRegistry>();
-            Session = Registry.GetSession("bulk");
+            _session = createSession ? Registry.GetSession("bulk") : null;
         }
 
         public Upstream Upstream { get; }
@@ -199,11 +285,12 @@ public sealed class ReloadTests
 
         public ISessionRegistry Registry { get; }
 
-        public ClientSession Session { get; }
+        /// <summary>The session, created when the fixture started unless told otherwise, on first use then.</summary>
+        public ClientSession Session => _session ??= Registry.GetSession("bulk");
 
         private IConfigurationRoot Configuration => (IConfigurationRoot)Host.Services.GetRequiredService<IConfiguration>();
 
-        public static async Task<ReloadFixture> StartAsync(int limit)
+        public static async Task<ReloadFixture> StartAsync(int limit, bool createSession = true)
         {
             var upstream = await Infrastructure.Upstream.StartAsync();
             var logs = new LogCapture();
@@ -217,7 +304,7 @@ public sealed class ReloadTests
             builder.Services.AddClientSessions(builder.Configuration.GetSection("AsyncHttp:Sessions"));
             var host = builder.Build();
             await host.StartAsync();
-            return new ReloadFixture(upstream, host, logs);
+            return new ReloadFixture(upstream, host, logs, createSession);
         }
 
         public void Set(string key, string? value) => Configuration[Section + key] = value;

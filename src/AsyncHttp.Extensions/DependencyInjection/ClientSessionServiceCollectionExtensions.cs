@@ -16,6 +16,12 @@ public static class ClientSessionServiceCollectionExtensions
     /// (<c>[FromKeyedServices("name")] ClientSession</c>). Calling it again with the same name configures the same
     /// session.
     /// </summary>
+    /// <remarks>
+    /// Names are case-insensitive, like configuration keys: <c>"Priority"</c> from appsettings.json and
+    /// <c>AddClientSession("priority")</c> are one session, found by either spelling in the registry and as a keyed
+    /// service. It is known everywhere else (<see cref="ISessionRegistry.Names"/>, <see cref="ClientSession.Name"/>, its
+    /// named options, logs and metrics) by the spelling of its first registration.
+    /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <param name="name">The session name.</param>
     /// <param name="configure">Configures the options, after the defaults and the earlier steps for this name.</param>
@@ -26,11 +32,11 @@ public static class ClientSessionServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         var catalog = AddCore(services);
+        name = catalog.Normalize(name);
         if (catalog.TryAdd(name))
         {
             services.AddOptions<ClientSessionOptions>(name).ValidateOnStart();
             services.AddSingleton<IOptionsChangeTokenSource<ClientSessionOptions>>(sp => new ClientSessionChangeTokenSource(name, catalog, sp));
-            services.TryAddKeyedSingleton(name, static (sp, key) => sp.GetRequiredService<ISessionRegistry>().GetSession((string)key!));
         }
 
         if (configure is not null)
@@ -107,6 +113,13 @@ public static class ClientSessionServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ClientSessionOptions>, ClientSessionSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientSessionOptions>, ClientSessionOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ClientSessionLifetime>());
+
+        // One keyed registration for every name, so that a key in any case finds its session (keyed services compare
+        // keys exactly). An unknown name throws the registry's error, which lists the names there are: resolving to
+        // null would hand a [FromKeyedServices("typo")] parameter a null session instead of failing.
+        services.TryAddKeyedSingleton<ClientSession>(KeyedService.AnyKey, static (sp, key) => key is string name
+            ? sp.GetRequiredService<ISessionRegistry>().GetSession(name)
+            : throw new KeyNotFoundException($"Client sessions are keyed by their name, a string; the key given is a {key?.GetType().Name ?? "null"}."));
         return catalog;
     }
 }

@@ -28,11 +28,14 @@ internal sealed class ClientSessionOptionsValidator : IValidateOptions<ClientSes
         var errors = _state.GetErrors(name, options);
         if (errors.Count == 0)
         {
+            // Every options instance is built through here: at start, and after each reload.
+            _state.Accept(name, options);
             return ValidateOptionsResult.Success;
         }
 
         // Once the host runs, a failure here would be thrown out of the configuration provider's reload. The registry
-        // checks the same errors itself: it logs them and keeps the session's current settings.
+        // checks the same errors itself: it logs them, keeps a live session's current settings, and creates a session
+        // not yet used from the last valid ones.
         return _state.HostStarted ? ValidateOptionsResult.Skip : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -27,58 +27,12 @@ internal sealed class ClientSessionSetupStep
             return;
         }
 
-        var configuration = _configuration!(services);
-        try
+        // Recorded rather than thrown: validation reports them with the session name at start, and a reload with them
+        // is logged and ignored instead of failing the reload.
+        foreach (var error in ClientSessionBinding.Bind(_configuration!(services), options))
         {
-            // The source generator intercepts this call: no reflection, so the package stays trimmable.
-            configuration.Bind(options, static binder => binder.ErrorOnUnknownConfiguration = true);
+            state.AddBindingError(options, error);
         }
-        catch (InvalidOperationException ex)
-        {
-            // An unknown key or a value of the wrong type. Recorded rather than thrown: validation reports it with the
-            // session name at start, and a reload with it is logged and ignored instead of failing the reload.
-            state.AddBindingError(options, Describe(ex.Message, configuration));
-        }
-    }
-
-    /// <summary>
-    /// Rewrites the binder's unknown-key message ("... not found on the instance of T: 'Limt'") into one that gives the
-    /// full path of each unknown key; other messages (conversion errors name their path already) get the section.
-    /// </summary>
-    private static string Describe(string binderMessage, IConfiguration configuration)
-    {
-        const string UnknownKeys = "'ErrorOnUnknownConfiguration' was set";
-        const string OnType = "not found on the instance of ";
-        var section = configuration is IConfigurationSection s ? s.Path : "(configuration root)";
-        var type = binderMessage.IndexOf(OnType, StringComparison.Ordinal);
-        var colon = type < 0 ? -1 : binderMessage.IndexOf(": ", type, StringComparison.Ordinal);
-        if (!binderMessage.StartsWith(UnknownKeys, StringComparison.Ordinal) || colon < 0)
-        {
-            return $"{binderMessage} (binding section '{section}')";
-        }
-
-        var typeName = binderMessage[(type + OnType.Length)..colon];
-        var keys = binderMessage[(colon + 2)..].Split(", ").Select(k => k.Trim('\''));
-        var paths = string.Join(", ", keys.Select(k => $"'{FindPath(configuration, k) ?? k}'"));
-        return $"unknown configuration key {paths}: not a setting of {typeName}; check the spelling.";
-    }
-
-    /// <summary>The path of the shallowest section named <paramref name="key"/> (the binder reports keys without their parents).</summary>
-    private static string? FindPath(IConfiguration configuration, string key)
-    {
-        IEnumerable<IConfigurationSection> level = configuration.GetChildren();
-        for (var depth = 0; depth < 3; depth++)
-        {
-            var sections = level.ToList();
-            if (sections.Find(c => string.Equals(c.Key, key, StringComparison.OrdinalIgnoreCase)) is { } found)
-            {
-                return found.Path;
-            }
-
-            level = sections.SelectMany(c => c.GetChildren());
-        }
-
-        return null;
     }
 
     /// <summary>The token that fires when the bound configuration reloads; null for a code delegate.</summary>

@@ -14,7 +14,7 @@ internal sealed partial class SessionRegistry
         public static partial void SessionReconfigured(ILogger logger, string session);
 
         [LoggerMessage(EventId = 2003, EventName = "ReloadRejected", Level = LogLevel.Error,
-            Message = "Reloaded settings of client session {Session} are invalid and were ignored; it keeps its current settings. {Errors}")]
+            Message = "Reloaded settings of client session {Session} are invalid and were ignored; it keeps its last valid settings. {Errors}")]
         public static partial void ReloadRejected(ILogger logger, string session, string errors);
 
         [LoggerMessage(EventId = 2004, EventName = "ReloadFailed", Level = LogLevel.Error,

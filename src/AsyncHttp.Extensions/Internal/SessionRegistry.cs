@@ -24,7 +24,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly ILogger _logger;
     private readonly ReadOnlyCollection<string> _names;
     private readonly Lock _gate = new();
-    private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _disposing = new();
     private readonly IDisposable? _changeRegistration;
     private bool _closed;
@@ -79,7 +79,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             return false;
         }
 
-        session = Create(name);
+        session = Create(_catalog.Normalize(name));
         return true;
     }
 
@@ -106,11 +106,13 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
                 throw new ObjectDisposedException(nameof(ISessionRegistry), $"Cannot create client session '{name}': the host has stopped and its sessions are closed.");
             }
 
+            // A reload rejected before this first use (logged when it came) leaves the last valid settings in force, as
+            // it would for a session already in use. None before the host has validated them: then the errors are thrown.
             var options = _options.Get(name);
             var errors = _state.GetErrors(name, options);
             if (errors.Count > 0)
             {
-                throw new OptionsValidationException(name, typeof(ClientSessionOptions), errors);
+                options = _state.LastValid(name) ?? throw new OptionsValidationException(name, typeof(ClientSessionOptions), errors);
             }
 
             var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
@@ -131,16 +133,18 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             return;
         }
 
+        name = _catalog.Normalize(name);
         var logger = SessionLogger(name);
         try
         {
             lock (_gate)
             {
-                if (_closed || !_sessions.TryGetValue(name, out var session) || session.IsClosed)
+                if (_closed)
                 {
                     return;
                 }
 
+                // Checked whether or not the session exists yet: one not used so far starts from the last valid settings.
                 var errors = _state.GetErrors(name, options);
                 if (errors.Count > 0)
                 {
@@ -149,6 +153,11 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
                         Log.ReloadRejected(logger, name, string.Join(" ", errors));
                     }
 
+                    return;
+                }
+
+                if (!_sessions.TryGetValue(name, out var session) || session.IsClosed)
+                {
                     return;
                 }
 

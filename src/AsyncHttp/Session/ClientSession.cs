@@ -179,7 +179,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         var pipeline = EnterPipeline();
         try
         {
-            request.RequestUri = UrlResolution.AppendQuery(UrlResolution.Resolve(request.RequestUri, pipeline.Options.BaseAddress), options?.Query);
+            UrlResolution.Prepare(request, pipeline.Options, options);
             ValidateHeaders(options?.Headers);
             HopCookies.Validate(options?.Cookies);
         }

@@ -182,11 +182,11 @@ public sealed class ClientSessionOptions
         {
             if (!baseAddress.IsAbsoluteUri || (baseAddress.Scheme != Uri.UriSchemeHttp && baseAddress.Scheme != Uri.UriSchemeHttps))
             {
-                errors.Add($"BaseAddress must be an absolute http or https URL; it is '{baseAddress.OriginalString}'.");
+                errors.Add($"BaseAddress must be an absolute http or https URL; it is '{UrlRedaction.Redact(baseAddress)}'.");
             }
             else if (!baseAddress.AbsolutePath.EndsWith('/'))
             {
-                errors.Add($"BaseAddress must end its path with '/' so relative URLs join below it; it is '{baseAddress.OriginalString}'.");
+                errors.Add($"BaseAddress must end its path with '/' so relative URLs join below it; it is '{UrlRedaction.Redact(baseAddress)}'.");
             }
         }
 

@@ -129,7 +129,7 @@ public sealed class ClientSessionServiceCollectionExtensionsTests
         builder.Services.AddClientSession("bulk", o => o.Limit = 3);
         builder.Services.AddClientSession("bulk", o => o.QueueLimit = 9);
 
-        Assert.Single(builder.Services, d => d.IsKeyedService && Equals(d.ServiceKey, "bulk") && d.ServiceType == typeof(ClientSession));
+        Assert.Single(builder.Services, d => d.IsKeyedService && d.ServiceType == typeof(ClientSession) && Equals(d.ServiceKey, KeyedService.AnyKey));
         Assert.Single(builder.Services, d => !d.IsKeyedService && d.ImplementationType == typeof(ClientSessionLifetime));
         using var host = builder.Build();
         await host.StartAsync();

@@ -5,8 +5,10 @@ using System.Text;
 namespace AsyncHttp.Tests.Infrastructure;
 
 /// <summary>
-/// A minimal HTTP/1.1 server on raw sockets, for behaviour Kestrel will not show: here, closing a kept-alive
-/// connection the moment the next request arrives on it, without answering.
+/// A minimal HTTP/1.1 server on raw sockets, for behaviour Kestrel will not show: closing a kept-alive connection the
+/// moment the next request arrives on it, without answering; and recording each request head byte for byte, as it
+/// came off the wire, which Kestrel would have parsed (or refused) first. A request for <c>/redirect</c> (with any query) gets a 302 to
+/// <c>/landed</c>; every other request gets 200 with the body <c>ok</c>.
 /// </summary>
 public sealed class RawHttpServer : IAsyncDisposable
 {
@@ -14,6 +16,7 @@ public sealed class RawHttpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _connections = [];
     private readonly Task _accepting;
+    private readonly List<string> _heads = [];
     private int _accepted;
     private int _requests;
 
@@ -31,6 +34,18 @@ public sealed class RawHttpServer : IAsyncDisposable
     public int AcceptedConnections => Volatile.Read(ref _accepted);
 
     public int RequestsReceived => Volatile.Read(ref _requests);
+
+    /// <summary>The head of every request received (request line and header lines, Latin-1), in arrival order.</summary>
+    public IReadOnlyList<string> Heads
+    {
+        get
+        {
+            lock (_heads)
+            {
+                return [.. _heads];
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -100,6 +115,11 @@ public sealed class RawHttpServer : IAsyncDisposable
                     }
 
                     pending.Remove(0, headerEnd + 4 + length);
+                    lock (_heads)
+                    {
+                        _heads.Add(head);
+                    }
+
                     Interlocked.Increment(ref _requests);
                     if (CloseOnSecondRequest && index == 1)
                     {
@@ -108,6 +128,8 @@ public sealed class RawHttpServer : IAsyncDisposable
 
                     var response = head.StartsWith("HEAD ", StringComparison.Ordinal)
                         ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\n"u8.ToArray()
+                        : head.Split(' ', 3) is [_, var target, _] && target.Split('?')[0] == "/redirect"
+                        ? "HTTP/1.1 302 Found\r\nLocation: /landed\r\nContent-Length: 0\r\n\r\n"u8.ToArray()
                         : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"u8.ToArray();
                     await socket.SendAsync(response, _stop.Token);
                 }

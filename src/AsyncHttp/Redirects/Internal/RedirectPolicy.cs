@@ -5,7 +5,10 @@ namespace AsyncHttp.Internal;
 /// <summary>How the session follows a redirect: which responses are redirects and what the next request looks like.</summary>
 internal static class RedirectPolicy
 {
-    /// <summary>The Location of a redirect response resolved against its URL, or null when it is not one to follow.</summary>
+    /// <summary>
+    /// The Location of a redirect response resolved against its URL, without user info, or null when it is not one to
+    /// follow.
+    /// </summary>
     public static Uri? GetLocation(HttpRequestMessage request, HttpResponseMessage response)
     {
         if (response.StatusCode is not (HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
@@ -20,8 +23,9 @@ internal static class RedirectPolicy
             return null;
         }
 
+        // Credentials a server wrote into a Location are dropped, not sent: no URL the session keeps holds them.
         var target = location.IsAbsoluteUri ? location : new Uri(request.RequestUri!, location);
-        return target.Scheme == Uri.UriSchemeHttp || target.Scheme == Uri.UriSchemeHttps ? target : null;
+        return target.Scheme == Uri.UriSchemeHttp || target.Scheme == Uri.UriSchemeHttps ? UrlResolution.WithoutUserInfo(target) : null;
     }
 
     /// <summary>

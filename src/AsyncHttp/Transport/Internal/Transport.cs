@@ -5,8 +5,9 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the session's options, whose connect
-/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector;
-/// or the handler of <see cref="ClientSessionOptions.TransportFactory"/>, which replaces all of that.
+/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector
+/// (or the handler of <see cref="ClientSessionOptions.TransportFactory"/>, which replaces all of that); either one
+/// behind the <see cref="HeaderGuard"/>, which every request passes last.
 /// </summary>
 internal static class Transport
 {
@@ -14,7 +15,7 @@ internal static class Transport
     {
         if (CustomTransport.Create(options, connector.SessionName, time) is { } custom)
         {
-            return custom;
+            return new HeaderGuard(custom);
         }
 
         var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
@@ -48,7 +49,7 @@ internal static class Transport
             handler.SslOptions.RemoteCertificateValidationCallback = validate;
         }
 
-        return handler;
+        return new HeaderGuard(handler);
     }
 
     private static async ValueTask<Stream> ConnectAsync(

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Configuration;
+
+namespace AsyncHttp.Extensions.Internal;
+
+/// <summary>
+/// Binds a configuration section into session options with the configuration binding source generator (no
+/// reflection, so the package stays trimmable and AOT-compatible), rejecting unknown keys, and reports every bad key of
+/// the section at once. The binder stops at the first bad key, which would hide the others (an unknown key hid a bad
+/// value next to it): a section it refuses is probed key by key, and the keys that bind are bound, so that validation
+/// sees their values too.
+/// </summary>
+internal static class ClientSessionBinding
+{
+    private const string ProbeRoot = "probe";
+
+    private static readonly Action<BinderOptions> Strict = static binder => binder.ErrorOnUnknownConfiguration = true;
+
+    /// <summary>Binds <paramref name="configuration"/> into <paramref name="options"/>.</summary>
+    /// <returns>One message per bad key, naming its full path and never its value (it may be a secret); empty when all bind.</returns>
+    public static List<string> Bind(IConfiguration configuration, ClientSessionOptions options)
+    {
+        try
+        {
+            // The source generator intercepts each Bind call of this class.
+            configuration.Bind(options, Strict);
+            return [];
+        }
+        catch (InvalidOperationException)
+        {
+            // At least one bad key: each is found below.
+        }
+
+        var section = configuration is IConfigurationSection s ? s.Path : null;
+        List<string> errors = [];
+        List<KeyValuePair<string, string?>> good = [];
+        foreach (var leaf in Leaves(configuration, prefix: null))
+        {
+            try
+            {
+                Probe([leaf]).Bind(new ClientSessionOptions(), Strict);
+                good.Add(leaf);
+            }
+            catch (InvalidOperationException ex)
+            {
+                var error = Describe(ex, leaf.Key, section);
+                if (!errors.Contains(error))
+                {
+                    errors.Add(error);
+                }
+            }
+        }
+
+        try
+        {
+            // The first attempt may have stopped halfway: bind again every key that binds on its own.
+            Probe(good).Bind(options, Strict);
+        }
+        catch (InvalidOperationException ex)
+        {
+            errors.Add($"the section '{section ?? "(configuration root)"}' could not be bound: {ex.GetType().Name}.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>Every key of <paramref name="node"/> that holds a value (JSON null included), relative to it.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Leaves(IConfiguration node, string? prefix)
+    {
+        foreach (var child in node.GetChildren())
+        {
+            var key = prefix is null ? child.Key : ConfigurationPath.Combine(prefix, child.Key);
+            var parent = false;
+            foreach (var leaf in Leaves(child, key))
+            {
+                parent = true;
+                yield return leaf;
+            }
+
+            if (!parent)
+            {
+                yield return new(key, child.Value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A section holding only <paramref name="leaves"/>, as the original's sections hold them (a key present with a
+    /// null value stays present, as JSON null is).
+    /// </summary>
+    private static IConfigurationSection Probe(IEnumerable<KeyValuePair<string, string?>> leaves)
+        => new ConfigurationBuilder()
+            .AddInMemoryCollection(leaves.Select(static l => new KeyValuePair<string, string?>(ConfigurationPath.Combine(ProbeRoot, l.Key), l.Value)))
+            .Build()
+            .GetSection(ProbeRoot);
+
+    /// <summary>
+    /// What is wrong with the key <paramref name="key"/> (relative to <paramref name="section"/>), from the binder's
+    /// error on a section holding only that key: an unknown key (the binder names it: "... not found on the instance of
+    /// T: 'Limt'") or a value it cannot convert ("... to type 'T'", the cause as inner exception).
+    /// </summary>
+    private static string Describe(InvalidOperationException error, string key, string? section)
+    {
+        const string OnType = "not found on the instance of ";
+        const string ToType = " to type '";
+        var message = error.Message;
+        var path = section is null ? key : ConfigurationPath.Combine(section, key);
+        if (error.InnerException is null && message.IndexOf(OnType, StringComparison.Ordinal) is var on and >= 0
+            && message.IndexOf(": '", on, StringComparison.Ordinal) is var colon and >= 0)
+        {
+            // The unknown key is one of the path's segments: report the path down to it, once for all the keys below.
+            var type = message[(on + OnType.Length)..colon];
+            var unknown = message[(colon + 3)..].TrimEnd('\'');
+            var segments = key.Split(ConfigurationPath.KeyDelimiter);
+            var depth = Array.FindIndex(segments, seg => seg.Equals(unknown, StringComparison.OrdinalIgnoreCase));
+            var unknownPath = depth < 0 ? path : ConfigurationPath.Combine([.. (section is null ? [] : new[] { section }), .. segments[..(depth + 1)]]);
+            return $"unknown configuration key '{unknownPath}': not a setting of {type}; check the spelling.";
+        }
+
+        var to = message.LastIndexOf(ToType, StringComparison.Ordinal);
+        var target = to < 0 ? null : message[(to + ToType.Length)..].TrimEnd('.', '\'');
+        var format = target switch
+        {
+            "System.Int32" or "System.Int64" => "whole number",
+            "System.Boolean" => "boolean (true or false)",
+            "System.TimeSpan" => "time span (hh:mm:ss, or d.hh:mm:ss)",
+            "System.Uri" => "URL",
+            null => "value",
+            _ => target,
+        };
+        return $"'{path}' is not a valid {format}; fix the value there.";
+    }
+}
