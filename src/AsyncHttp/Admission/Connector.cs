@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AsyncHttp.Internal;
 
 namespace AsyncHttp;
@@ -68,7 +69,10 @@ public sealed partial class Connector
         }
     }
 
-    /// <summary>Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free.</summary>
+    /// <summary>
+    /// Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free. The slot comes back
+    /// only through the returned lease.
+    /// </summary>
     /// <param name="key">The request's host.</param>
     /// <param name="cancellationToken">Takes the request out of the queue.</param>
     /// <param name="deadline">
@@ -77,7 +81,7 @@ public sealed partial class Connector
     /// </param>
     /// <exception cref="ObjectDisposedException">The session is closed.</exception>
     /// <exception cref="QueueFullException">The queue holds <see cref="ClientSessionOptions.QueueLimit"/> waiters already.</exception>
-    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
+    internal ValueTask<SlotLease> AcquireAsync(HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
     {
         Waiter waiter;
         lock (_lock)
@@ -92,14 +96,12 @@ public sealed partial class Connector
             // No barging: while this host has waiters, a new request queues behind them even if a slot looks free.
             if (host.WaiterCount == 0 && HasCapacity(host))
             {
-                _inUse++;
-                host.InUse++;
-                return new ValueTask<HostState>(host);
+                return new ValueTask<SlotLease>(Take(host));
             }
 
             if (cancellationToken.IsCancellationRequested)
             {
-                return ValueTask.FromCanceled<HostState>(cancellationToken);
+                return ValueTask.FromCanceled<SlotLease>(cancellationToken);
             }
 
             if (_queueLimit > 0 && _waiting >= _queueLimit)
@@ -119,15 +121,29 @@ public sealed partial class Connector
             {
                 _deadlines.Add(waiter, due);
             }
+
+            AssertInvariants();
         }
 
         // Registered outside the lock: a token cancelled meanwhile runs the callback inline, and it takes the lock.
         waiter.RegisterCancellation(cancellationToken);
-        return new ValueTask<HostState>(waiter, waiter.Version);
+        return new ValueTask<SlotLease>(waiter, waiter.Version);
     }
 
-    /// <summary>Gives back a slot taken by <see cref="AcquireAsync"/> and hands it to the oldest eligible waiter.</summary>
-    internal void Release(HostState host)
+    /// <summary>Counts a slot of <paramref name="host"/> as taken and returns the lease that alone gives it back. Runs under the lock.</summary>
+    private SlotLease Take(HostState host)
+    {
+        _inUse++;
+        host.InUse++;
+        AssertInvariants();
+        return new SlotLease(host);
+    }
+
+    /// <summary>
+    /// Gives back a slot and hands it to the oldest eligible waiter. Private: only <see cref="SlotLease.Release"/> calls
+    /// it, once per lease.
+    /// </summary>
+    private void Return(HostState host)
     {
         lock (_lock)
         {
@@ -139,6 +155,8 @@ public sealed partial class Connector
                 _idle.TrySetResult();
                 _idle = null;
             }
+
+            AssertInvariants();
         }
     }
 
@@ -154,6 +172,7 @@ public sealed partial class Connector
             _limitPerHost = limitPerHost;
             _queueLimit = queueLimit;
             Dispatch();
+            AssertInvariants();
         }
     }
 
@@ -182,6 +201,7 @@ public sealed partial class Connector
             _hostsWithWaiters.Clear();
             _waiting = 0;
             _deadlines.Stop();
+            AssertInvariants();
         }
 
         foreach (var waiter in failed)
@@ -216,6 +236,7 @@ public sealed partial class Connector
             }
 
             Unlink(waiter);
+            AssertInvariants();
             return true;
         }
     }
@@ -226,6 +247,7 @@ public sealed partial class Connector
         {
             GetOrAddHost(key).OpenConnections++;
             _openConnections++;
+            AssertInvariants();
         }
     }
 
@@ -235,6 +257,7 @@ public sealed partial class Connector
         {
             GetOrAddHost(key).OpenConnections--;
             _openConnections--;
+            AssertInvariants();
         }
     }
 
@@ -272,6 +295,7 @@ public sealed partial class Connector
             }
 
             _deadlines.Rearm();
+            AssertInvariants();
         }
 
         if (expired is not null)
@@ -305,10 +329,36 @@ public sealed partial class Connector
 
             var waiter = best.Head!;
             Unlink(waiter);
-            _inUse++;
-            best.InUse++;
-            waiter.Grant();
+            waiter.Grant(Take(best));
         }
+    }
+
+    /// <summary>
+    /// Checks the connector's counters against its queues after each change (Debug builds, which the tests run): no
+    /// count below zero, and the waiting count equal to what the host queues hold.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        Debug.Assert(_inUse >= 0, $"In use is {_inUse}.");
+        Debug.Assert(_waiting >= 0, $"Waiting is {_waiting}.");
+        Debug.Assert(_openConnections >= 0, $"Open connections is {_openConnections}.");
+        var queued = 0;
+        foreach (var host in _hostsWithWaiters)
+        {
+            Debug.Assert(host.WaiterCount > 0, $"Host {host.Key} is listed as waiting with an empty queue.");
+            queued += host.WaiterCount;
+        }
+
+        Debug.Assert(queued == _waiting, $"Waiting is {_waiting} while the host queues hold {queued}.");
+        var inUse = 0;
+        foreach (var host in _hosts.Values)
+        {
+            Debug.Assert(host.InUse >= 0 && host.OpenConnections >= 0 && host.WaiterCount >= 0, $"Host {host.Key} has a negative count.");
+            inUse += host.InUse;
+        }
+
+        Debug.Assert(inUse == _inUse, $"Hosts hold {inUse} slots while the connector counts {_inUse}.");
     }
 
     private HostState GetOrAddHost(HostKey key)

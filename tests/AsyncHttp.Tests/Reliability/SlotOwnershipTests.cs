@@ -70,7 +70,7 @@ public sealed class SlotOwnershipTests : IAsyncLifetime
     {
         var logs = new CapturingLoggerProvider();
         await using var session = new ClientSession("streams", new ClientSessionOptions { Limit = 1 }, loggerFactory: logs);
-        await OpenStreamAndDropResponseAsync(session, _server.Url("big?size=200000"));
+        await OpenStreamAndDropBothAsync(session, _server.Url("big?size=200000"));
 
         for (var i = 0; i < 5 && session.Connector.Stats.InUse != 0; i++)
         {
@@ -80,6 +80,13 @@ public sealed class SlotOwnershipTests : IAsyncLifetime
 
         AssertNothingHeld(session);
         Assert.Contains(logs.Entries, e => e.EventId.Name == "ResponseLeaked");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task OpenStreamAndDropBothAsync(ClientSession session, Uri url)
+    {
+        var stream = await OpenStreamAndDropResponseAsync(session, url);
+        await stream.ReadExactlyAsync(new byte[1024]);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -1,8 +1,8 @@
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The slots and the waiters of one host. Every field is guarded by the connector's lock. The object doubles as the
-/// lease a request holds: releasing a slot names the host it was taken from.
+/// The slots and the waiters of one host. Every field is guarded by the connector's lock. A request never holds a
+/// host directly: it holds a <see cref="Connector.SlotLease"/>, which alone gives the slot back.
 /// </summary>
 internal sealed class HostState(Connector connector, HostKey key)
 {

@@ -6,6 +6,7 @@ namespace AsyncHttp.Internal;
 internal static class RedirectPolicy
 {
     /// <summary>The Location of a redirect response resolved against its URL, or null when it is not one to follow.</summary>
+    /// <exception cref="ClientException">The Location is not a URL (the server's answer is invalid).</exception>
     public static Uri? GetLocation(HttpRequestMessage request, HttpResponseMessage response)
     {
         if (response.StatusCode is not (HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
@@ -20,7 +21,16 @@ internal static class RedirectPolicy
             return null;
         }
 
-        var target = location.IsAbsoluteUri ? location : new Uri(request.RequestUri!, location);
+        if (!location.IsAbsoluteUri && !Uri.TryCreate(request.RequestUri!, location, out location))
+        {
+            // The value is not shown: it cannot be parsed, so it cannot be redacted either.
+            throw new ClientException(
+                $"The server answered {(int)response.StatusCode} to {UrlRedaction.Redact(request.RequestUri)} with a redirect whose Location is not a valid URL.",
+                null,
+                HttpRequestError.InvalidResponse);
+        }
+
+        var target = location;
         return target.Scheme == Uri.UriSchemeHttp || target.Scheme == Uri.UriSchemeHttps ? target : null;
     }
 

@@ -6,22 +6,35 @@ namespace AsyncHttp.Internal;
 /// body, on a failed read, or on dispose. A body with a declared length ends with its last byte: the transport
 /// has given the connection back by then, and no read of nothing is needed to find the end.
 /// </summary>
-internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyStream
+/// <param name="inner">The transport's body stream.</param>
+/// <param name="lease">The slot the body holds.</param>
+/// <param name="context">The request, whose timeouts and cancellation the reads obey; null for a middleware's own message.</param>
+/// <param name="declaredLength">The length the server declared, if it did.</param>
+/// <param name="owner">
+/// The object that handed this stream out and guards the slot against a leak (a <see cref="ClientResponse"/> or a
+/// <see cref="ReleasingContent"/>): kept reachable while the stream is, so the collector never reclaims a body that
+/// is still being read.
+/// </param>
+internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, RequestContext? context, long? declaredLength, object? owner) : ReadOnlyStream
 {
-    private readonly RequestContext? _context = lease.Context;
-
     // Bytes of the declared length still to come; -1 when the length is not known.
-    private long _remaining = lease.DeclaredLength ?? -1;
+    private long _remaining = declaredLength ?? -1;
+
+    /// <summary>The guard this stream keeps reachable; see the constructor.</summary>
+    public object? Owner { get; set; } = owner;
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (lease.IsReleased)
         {
-            // After the end of the body there is nothing more; after a dispose the inner stream says so.
-            return inner.ReadAsync(buffer, cancellationToken);
+            // A timeout, a cancellation or the session's close ended the request: say which. After the end of the body
+            // there is nothing more; after a dispose the inner stream says so.
+            return context is { IsInterrupted: true }
+                ? ValueTask.FromException<int>(context.Translate(new OperationCanceledException(context.Token), inBody: true, cancellationToken))
+                : inner.ReadAsync(buffer, cancellationToken);
         }
 
-        if (_context is not { } context)
+        if (context is null)
         {
             return ReadReleasingAsync(buffer, cancellationToken);
         }
@@ -130,6 +143,7 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyS
         {
             inner.Dispose();
             lease.Release();
+            Owner = null;
         }
 
         base.Dispose(disposing);

@@ -9,10 +9,10 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal static class Transport
 {
-    public static SocketsHttpHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
+    public static SocketsHttpHandler Create(TransportSettings options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
         var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
-        var sockConnect = options.Timeout.SockConnect;
+        var sockConnect = options.SockConnect;
         var handler = new SocketsHttpHandler
         {
             // Admission already bounds requests; the handler must never queue below it. No cap taken from the limits:
@@ -26,6 +26,11 @@ internal static class Transport
             // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
+            // A body not read to its end is closed with its response, as aiohttp closes it, never drained in the
+            // background: a drain would keep the connection open after its slot went back, and the next request would
+            // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the
+            // content disposes the connection at once, unless the rest of the body is already in its buffer.
+            MaxResponseDrainSize = 0,
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, telemetry, cancellationToken),
         };
 
