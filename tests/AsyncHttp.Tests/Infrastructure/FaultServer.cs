@@ -55,6 +55,9 @@ public sealed class FaultServer : IAsyncDisposable
     // Bounds on what the server sends and reads, so that a client that failed to stop cannot make a test run forever.
     private const int MaxEndlessBytes = 256 * 1024 * 1024;
     private const int MaxRequestsPerConnection = 10_000;
+    private const int SolTcp = 6;
+    private const int TcpInfo = 11;
+    private const byte TcpEstablished = 1;
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
@@ -143,9 +146,14 @@ public sealed class FaultServer : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _accepted);
+
+            // Headers and body go out in separate writes: without this, Nagle's algorithm holds the second until the
+            // client's delayed ACK (40 ms), and a keep-alive client waits for nothing.
+            socket.NoDelay = true;
             lock (_sync)
             {
-                var open = 1;
+                // A connection the client gave up while connecting arrives here already ended: it does not count.
+                var open = HasEnded(socket) ? 0 : 1;
                 foreach (var other in _sockets)
                 {
                     if (!HasEnded(other))
@@ -161,11 +169,22 @@ public sealed class FaultServer : IAsyncDisposable
         }
     }
 
-    /// <summary>True when the peer's FIN or reset has arrived: readable with nothing to read.</summary>
+    /// <summary>
+    /// True when the peer's FIN or reset has arrived, even behind data the server has not read yet (a request the
+    /// client sent, then gave up on): the TCP state says so (Linux's TCP_INFO); elsewhere, readable with nothing to read.
+    /// </summary>
     private static bool HasEnded(Socket socket)
     {
         try
         {
+            if (OperatingSystem.IsLinux())
+            {
+                // struct tcp_info starts with tcpi_state; ESTABLISHED is 1, anything else here means the peer ended it.
+                Span<byte> info = stackalloc byte[8];
+                socket.GetRawSocketOption(SolTcp, TcpInfo, info);
+                return info[0] != TcpEstablished;
+            }
+
             return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)

@@ -71,6 +71,7 @@ internal sealed class Admission
         HttpResponseMessage response;
         try
         {
+            context?.Holds(lease);
             context?.Admitted();
             try
             {
@@ -83,7 +84,15 @@ internal sealed class Admission
         }
         catch
         {
-            lease.Release();
+            if (context is null)
+            {
+                lease.Release();
+            }
+            else
+            {
+                context.ReleaseFailed(lease);
+            }
+
             throw;
         }
 
@@ -119,16 +128,16 @@ internal sealed class Admission
             throw;
         }
 
-        if (BodyRules.HasNoBody(request.Method, response))
-        {
-            lease.Release();
-            return response;
-        }
-
-        var encoding = ReleasingContent.DecodedEncoding(response.Content, _maxDecompressedSize);
+        var bodiless = BodyRules.HasNoBody(request.Method, response);
+        var encoding = bodiless ? null : ReleasingContent.DecodedEncoding(response.Content, _maxDecompressedSize);
         if (wrap || encoding is not null)
         {
-            response.Content = new ReleasingContent(lease, context, encoding, _maxDecompressedSize ?? 0);
+            response.Content = new ReleasingContent(lease, context, encoding, _maxDecompressedSize ?? 0, bodiless);
+        }
+
+        if (bodiless)
+        {
+            lease.Release();
         }
 
         return response;

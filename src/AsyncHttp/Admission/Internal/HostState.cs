@@ -15,13 +15,16 @@ internal sealed class HostState(Connector connector, HostKey key)
 
     public int OpenConnections;
 
+    /// <summary>Connects waiting for a connection to this host to close (rare: only while one is closing).</summary>
+    public Queue<TaskCompletionSource>? ConnectionWaiters;
+
     public int WaiterCount;
 
     public Waiter? Head;
 
     public Waiter? Tail;
 
-    public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0;
+    public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0 && ConnectionWaiters is not { Count: > 0 };
 
     /// <summary>True while <paramref name="waiter"/> is linked in this host's queue.</summary>
     public bool Holds(Waiter waiter) => waiter.Prev is not null || ReferenceEquals(Head, waiter);

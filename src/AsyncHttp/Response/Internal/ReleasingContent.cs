@@ -19,13 +19,19 @@ internal sealed class ReleasingContent : HttpContent
     private readonly string? _encoding;
     private readonly long _maxDecodedSize;
     private readonly long? _declaredLength;
+    private readonly bool _bodiless;
 
     /// <param name="lease">The slot; its body is the transport's content.</param>
     /// <param name="context">The request, which reads with its timeouts and is told of a leak.</param>
     /// <param name="encoding">The content coding to decode, if any.</param>
     /// <param name="maxDecodedSize">The largest decoded body.</param>
-    public ReleasingContent(Connector.SlotLease lease, RequestContext? context, string? encoding, long maxDecodedSize)
+    /// <param name="bodiless">
+    /// The response has no body (a HEAD, 204 or 304 response, or an empty one): its slot went back with the headers,
+    /// and its stream is empty.
+    /// </param>
+    public ReleasingContent(Connector.SlotLease lease, RequestContext? context, string? encoding, long maxDecodedSize, bool bodiless = false)
     {
+        _bodiless = bodiless;
         _lease = lease;
         _context = context;
         _encoding = encoding;
@@ -88,12 +94,12 @@ internal sealed class ReleasingContent : HttpContent
             : null;
 
     protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-        => Wrap(await _lease.Body!.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        => _bodiless ? Stream.Null : Wrap(await _lease.Body!.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
     protected override Stream CreateContentReadStream(CancellationToken cancellationToken)
-        => Wrap(_lease.Body!.ReadAsStream(cancellationToken));
+        => _bodiless ? Stream.Null : Wrap(_lease.Body!.ReadAsStream(cancellationToken));
 
     private Stream Wrap(Stream transport)
     {
@@ -117,7 +123,7 @@ internal sealed class ReleasingContent : HttpContent
     protected override bool TryComputeLength(out long length)
     {
         length = 0;
-        return false;
+        return _bodiless;
     }
 
     protected override void Dispose(bool disposing)

@@ -31,6 +31,9 @@ internal sealed class PipelineGeneration
 
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>True once a reload built a newer generation: new requests go there.</summary>
+    public bool IsRetired => Volatile.Read(ref _retired) != 0;
+
     public void Enter() => Interlocked.Increment(ref _active);
 
     public void Exit()

@@ -21,8 +21,11 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
     private readonly CancellationToken _callerToken;
     private CancellationTokenRegistration _callerRegistration;
     private RequestTimer? _timer;
-    private Connector.SlotLease? _finalLease;
+
+    // The slot the request holds now: its hop in flight's, then its final response's.
+    private Connector.SlotLease? _lease;
     private int _interruption;
+    private int _cancelled;
     private int _completed;
 
     /// <param name="session">The session that sends the request.</param>
@@ -146,6 +149,34 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
 
     public void EndRead() => _timer?.EndRead();
 
+    /// <summary>A hop of the request holds <paramref name="lease"/> from now on: an interruption gives it back.</summary>
+    public void Holds(Connector.SlotLease lease)
+    {
+        Volatile.Write(ref _lease, lease);
+
+        // Pairs with the fence in Interrupt: either Interrupt sees the lease, or the interruption is seen here.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _cancelled) != 0)
+        {
+            lease.Release();
+        }
+    }
+
+    /// <summary>
+    /// The send of the hop holding <paramref name="lease"/> failed: its slot goes back, but not before the transport
+    /// has closed the connection. When the request was interrupted, the transport closes it in its cancellation
+    /// callback, which may still be running on the interrupting thread while the send already fails here; then
+    /// <see cref="Interrupt"/> gives the slot back once the cancellation has run, so a slot is never free while its
+    /// connection is still open.
+    /// </summary>
+    public void ReleaseFailed(Connector.SlotLease lease)
+    {
+        if (!IsInterrupted || Volatile.Read(ref _cancelled) != 0 || !ReferenceEquals(lease, Volatile.Read(ref _lease)))
+        {
+            lease.Release();
+        }
+    }
+
     /// <summary>
     /// The response handed to the caller holds <paramref name="lease"/> (none for a response a middleware made): its
     /// release ends the request. An interruption that came first gives it back at once.
@@ -157,21 +188,13 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
             return;
         }
 
-        Volatile.Write(ref _finalLease, lease);
-
-        // Pairs with the fence in Interrupt: either Interrupt sees the lease, or the interruption is seen here.
-        Interlocked.MemoryBarrier();
-        if (IsInterrupted)
-        {
-            lease.Release();
-        }
-
+        Holds(lease);
         lease.Observe(this);
     }
 
     void ILeaseObserver.OnReleased(Connector.SlotLease lease)
     {
-        if (ReferenceEquals(lease, Volatile.Read(ref _finalLease)))
+        if (ReferenceEquals(lease, Volatile.Read(ref _lease)))
         {
             Complete();
         }
@@ -201,7 +224,7 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
     /// <summary>The caller dropped the response without releasing it: its slot goes back and the request ends.</summary>
     public void Reclaim()
     {
-        Volatile.Read(ref _finalLease)?.Release();
+        Volatile.Read(ref _lease)?.Release();
         Complete();
     }
 
@@ -253,7 +276,11 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
             : ExceptionTranslation.Translate(exception, inBody);
     }
 
-    /// <summary>The first interruption wins: it cancels the request and gives back the slot of its response, if handed out.</summary>
+    /// <summary>
+    /// The first interruption wins: it cancels the request (the transport closes the connection of a hop in flight in
+    /// its cancellation callback, which runs here), then gives back the slot the request holds, whether a hop in
+    /// flight holds it or the response handed out.
+    /// </summary>
     private bool Interrupt(Interruption reason)
     {
         if (Interlocked.CompareExchange(ref _interruption, (int)reason, (int)Interruption.None) != (int)Interruption.None)
@@ -263,10 +290,11 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
 
         // The source is never disposed (it has no timer or links), so a late cancellation is harmless.
         _cts.Cancel();
+        Volatile.Write(ref _cancelled, 1);
 
-        // Pairs with the fence in Finish.
+        // Pairs with the fence in Holds.
         Interlocked.MemoryBarrier();
-        Volatile.Read(ref _finalLease)?.Release();
+        Volatile.Read(ref _lease)?.Release();
         return true;
     }
 

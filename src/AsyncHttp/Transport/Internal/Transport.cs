@@ -15,9 +15,9 @@ internal static class Transport
         var sockConnect = options.SockConnect;
         var handler = new SocketsHttpHandler
         {
-            // Admission already bounds requests; the handler must never queue below it. No cap taken from the limits:
-            // after a reload raises them, requests admitted from the queue still go through this handler.
-            MaxConnectionsPerServer = int.MaxValue,
+            // Admission bounds requests in flight; this bounds the connections behind them (see ConnectionsPerServerFor).
+            // A reload that changes the limits builds a new transport.
+            MaxConnectionsPerServer = options.ConnectionsPerServer,
             PooledConnectionIdleTimeout = options.ForceClose ? TimeSpan.Zero : options.KeepAliveTimeout,
             PooledConnectionLifetime = options.ForceClose ? TimeSpan.Zero : System.Threading.Timeout.InfiniteTimeSpan,
             AllowAutoRedirect = false,
@@ -31,7 +31,7 @@ internal static class Transport
             // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the
             // content disposes the connection at once, unless the rest of the body is already in its buffer.
             MaxResponseDrainSize = 0,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, telemetry, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options.ConnectionsPerServer, dns, time, sockConnect, telemetry, cancellationToken),
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
@@ -51,6 +51,7 @@ internal static class Transport
     private static async ValueTask<Stream> ConnectAsync(
         SocketsHttpConnectionContext context,
         Connector connector,
+        int perServer,
         DnsCache dns,
         TimeProvider time,
         TimeSpan? sockConnect,
@@ -78,10 +79,12 @@ internal static class Transport
             requestContext.CreatedConnection = true;
         }
 
+        await connector.ReserveConnectionAsync(key, perServer, cancellationToken).ConfigureAwait(false);
+        var connected = false;
         var started = time.GetTimestamp();
-        telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
         try
         {
+            telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
             IPAddress[] addresses;
             try
             {
@@ -102,24 +105,25 @@ internal static class Transport
                 {
                     await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
                     var stream = new CountedNetworkStream(socket, connector, key);
+                    connected = true;
                     telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
                     return stream;
                 }
                 catch (OperationCanceledException ex) when (attempt?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
                 {
-                    socket.Dispose();
+                    CountedNetworkStream.Close(socket);
                     last = kind == TimeoutKind.Connect
                         ? new ConnectTimeoutException(requestContext!.Timeout.Connect!.Value, ex)
                         : new SocketConnectTimeoutException(limit!.Value, ex);
                 }
                 catch (SocketException ex)
                 {
-                    socket.Dispose();
+                    CountedNetworkStream.Close(socket);
                     last = new ClientConnectorException($"Cannot connect to {key} ({address}): {ex.Message}", ex);
                 }
                 catch
                 {
-                    socket.Dispose();
+                    CountedNetworkStream.Close(socket);
                     throw;
                 }
             }
@@ -138,6 +142,12 @@ internal static class Transport
         }
         finally
         {
+            if (!connected)
+            {
+                // The connection the room was reserved for was not made: the room goes back.
+                connector.ConnectionClosed(key);
+            }
+
             requestContext?.ConnectEnded();
         }
     }

@@ -16,7 +16,8 @@ internal sealed record TransportSettings(
     long MaxDecompressedContentSize,
     bool DangerousAcceptAnyServerCertificate,
     RemoteCertificateValidationCallback? ServerCertificateValidationCallback,
-    TimeSpan? SockConnect)
+    TimeSpan? SockConnect,
+    int ConnectionsPerServer)
 {
     public static TransportSettings From(ClientSessionOptions options) => new(
         options.KeepAliveTimeout,
@@ -27,7 +28,23 @@ internal sealed record TransportSettings(
         options.MaxDecompressedContentSize,
         options.DangerousAcceptAnyServerCertificate,
         options.ServerCertificateValidationCallback,
-        options.Timeout.SockConnect);
+        options.Timeout.SockConnect,
+        ConnectionsPerServerFor(options.Limit, options.LimitPerHost));
+
+    /// <summary>
+    /// The most connections the transport may hold to one server: as many as admission lets requests to it be in flight
+    /// (<see cref="ClientSessionOptions.LimitPerHost"/>, else <see cref="ClientSessionOptions.Limit"/>; none when both are 0).
+    /// </summary>
+    /// <remarks>
+    /// Admission bounds requests; this bounds connections, including one a cancelled request left being established:
+    /// the next request then waits for that connection rather than open one more. That is the only case in which the
+    /// transport queues a request below admission, and only while that connection is being made.
+    /// </remarks>
+    public static int ConnectionsPerServerFor(int limit, int limitPerHost)
+    {
+        var perHost = limitPerHost > 0 && (limit == 0 || limitPerHost < limit) ? limitPerHost : limit;
+        return perHost > 0 ? perHost : int.MaxValue;
+    }
 
     /// <summary>Decode compressed bodies up to this size; null leaves them encoded.</summary>
     public long? DecodeUpTo => AutoDecompress ? MaxDecompressedContentSize : null;
