@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AsyncHttp.Internal;
 
 namespace AsyncHttp;
@@ -81,7 +82,10 @@ public sealed partial class Connector
         }
     }
 
-    /// <summary>Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free.</summary>
+    /// <summary>
+    /// Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free. The slot comes back
+    /// only through the returned lease.
+    /// </summary>
     /// <param name="key">The request's host.</param>
     /// <param name="cancellationToken">Takes the request out of the queue.</param>
     /// <param name="deadline">
@@ -90,7 +94,7 @@ public sealed partial class Connector
     /// </param>
     /// <exception cref="ObjectDisposedException">The session is closed.</exception>
     /// <exception cref="QueueFullException">The queue holds <see cref="ClientSessionOptions.QueueLimit"/> waiters already.</exception>
-    internal ValueTask<HostState> AcquireAsync(HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
+    internal ValueTask<SlotLease> AcquireAsync(HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
     {
         Waiter waiter;
         lock (_lock)
@@ -105,14 +109,12 @@ public sealed partial class Connector
             // No barging: while this host has waiters, a new request queues behind them even if a slot looks free.
             if (host.WaiterCount == 0 && HasCapacity(host))
             {
-                _inUse++;
-                host.InUse++;
-                return new ValueTask<HostState>(host);
+                return new ValueTask<SlotLease>(Take(host));
             }
 
             if (cancellationToken.IsCancellationRequested)
             {
-                return ValueTask.FromCanceled<HostState>(cancellationToken);
+                return ValueTask.FromCanceled<SlotLease>(cancellationToken);
             }
 
             if (_queueLimit > 0 && _waiting >= _queueLimit)
@@ -132,15 +134,29 @@ public sealed partial class Connector
             {
                 _deadlines.Add(waiter, due);
             }
+
+            AssertInvariants();
         }
 
         // Registered outside the lock: a token cancelled meanwhile runs the callback inline, and it takes the lock.
         waiter.RegisterCancellation(cancellationToken);
-        return new ValueTask<HostState>(waiter, waiter.Version);
+        return new ValueTask<SlotLease>(waiter, waiter.Version);
     }
 
-    /// <summary>Gives back a slot taken by <see cref="AcquireAsync"/> and hands it to the oldest eligible waiter.</summary>
-    internal void Release(HostState host)
+    /// <summary>Counts a slot of <paramref name="host"/> as taken and returns the lease that alone gives it back. Runs under the lock.</summary>
+    private SlotLease Take(HostState host)
+    {
+        _inUse++;
+        host.InUse++;
+        AssertInvariants();
+        return new SlotLease(host);
+    }
+
+    /// <summary>
+    /// Gives back a slot and hands it to the oldest eligible waiter. Private: only <see cref="SlotLease.Release"/> calls
+    /// it, once per lease.
+    /// </summary>
+    private void Return(HostState host)
     {
         lock (_lock)
         {
@@ -152,6 +168,8 @@ public sealed partial class Connector
                 _idle.TrySetResult();
                 _idle = null;
             }
+
+            AssertInvariants();
         }
     }
 
@@ -167,6 +185,7 @@ public sealed partial class Connector
             _limitPerHost = limitPerHost;
             _queueLimit = queueLimit;
             Dispatch();
+            AssertInvariants();
         }
     }
 
@@ -195,6 +214,7 @@ public sealed partial class Connector
             _hostsWithWaiters.Clear();
             _waiting = 0;
             _deadlines.Stop();
+            AssertInvariants();
         }
 
         foreach (var waiter in failed)
@@ -229,25 +249,64 @@ public sealed partial class Connector
             }
 
             Unlink(waiter);
+            AssertInvariants();
             return true;
         }
     }
 
-    internal void ConnectionOpened(HostKey key)
+    /// <summary>
+    /// Counts one more connection to <paramref name="key"/> as open, from before it is made: at once while fewer than
+    /// <paramref name="perServer"/> are, otherwise once one closes. The transport never makes more connections to a
+    /// server than that (its own cap), but it counts one closed before its socket is: a new connect could then start
+    /// while the old socket is still closing. Waiting here for the count makes the bound hold at every moment.
+    /// </summary>
+    /// <returns>Completes with the room reserved; <see cref="ConnectionClosed"/> gives it back.</returns>
+    internal ValueTask ReserveConnectionAsync(HostKey key, int perServer, CancellationToken cancellationToken)
     {
+        TaskCompletionSource room;
         lock (_lock)
         {
-            GetOrAddHost(key).OpenConnections++;
-            _openConnections++;
+            var host = GetOrAddHost(key);
+            if (host.OpenConnections < perServer && host.ConnectionWaiters is not { Count: > 0 })
+            {
+                host.OpenConnections++;
+                _openConnections++;
+                AssertInvariants();
+                return ValueTask.CompletedTask;
+            }
+
+            room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            (host.ConnectionWaiters ??= new Queue<TaskCompletionSource>()).Enqueue(room);
         }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            // A room granted at the same instant is passed on: see ConnectionClosed.
+            cancellationToken.UnsafeRegister(static (s, token) => ((TaskCompletionSource)s!).TrySetCanceled(token), room);
+        }
+
+        return new ValueTask(room.Task);
     }
 
+    /// <summary>A connection closed, or a reserved connect failed: its room goes to the next connect waiting for one.</summary>
     internal void ConnectionClosed(HostKey key)
     {
         lock (_lock)
         {
-            GetOrAddHost(key).OpenConnections--;
+            var host = GetOrAddHost(key);
+            while (host.ConnectionWaiters is { Count: > 0 } waiters)
+            {
+                // The room passes to the waiter as it is: the count stays.
+                if (waiters.Dequeue().TrySetResult())
+                {
+                    AssertInvariants();
+                    return;
+                }
+            }
+
+            host.OpenConnections--;
             _openConnections--;
+            AssertInvariants();
         }
     }
 
@@ -302,6 +361,7 @@ public sealed partial class Connector
             }
 
             _deadlines.Rearm();
+            AssertInvariants();
         }
 
         if (expired is not null)
@@ -335,10 +395,36 @@ public sealed partial class Connector
 
             var waiter = best.Head!;
             Unlink(waiter);
-            _inUse++;
-            best.InUse++;
-            waiter.Grant();
+            waiter.Grant(Take(best));
         }
+    }
+
+    /// <summary>
+    /// Checks the connector's counters against its queues after each change (Debug builds, which the tests run): no
+    /// count below zero, and the waiting count equal to what the host queues hold.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        Debug.Assert(_inUse >= 0, $"In use is {_inUse}.");
+        Debug.Assert(_waiting >= 0, $"Waiting is {_waiting}.");
+        Debug.Assert(_openConnections >= 0, $"Open connections is {_openConnections}.");
+        var queued = 0;
+        foreach (var host in _hostsWithWaiters)
+        {
+            Debug.Assert(host.WaiterCount > 0, $"Host {host.Key} is listed as waiting with an empty queue.");
+            queued += host.WaiterCount;
+        }
+
+        Debug.Assert(queued == _waiting, $"Waiting is {_waiting} while the host queues hold {queued}.");
+        var inUse = 0;
+        foreach (var host in _hosts.Values)
+        {
+            Debug.Assert(host.InUse >= 0 && host.OpenConnections >= 0 && host.WaiterCount >= 0, $"Host {host.Key} has a negative count.");
+            inUse += host.InUse;
+        }
+
+        Debug.Assert(inUse == _inUse, $"Hosts hold {inUse} slots while the connector counts {_inUse}.");
     }
 
     private HostState GetOrAddHost(HostKey key)

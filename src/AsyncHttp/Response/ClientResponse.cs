@@ -17,39 +17,59 @@ namespace AsyncHttp;
 /// </summary>
 public sealed class ClientResponse : IAsyncDisposable, IDisposable
 {
+    // What became of the body: read by no one yet, being buffered, buffered (kept for later reads), handed out as a
+    // stream (gone once read), or lost to a failed buffered read.
+    private const int Unread = 0;
+    private const int Buffering = 1;
+    private const int Buffered = 2;
+    private const int Streamed = 3;
+    private const int Failed = 4;
+
     private readonly HttpResponseMessage _message;
     private readonly RequestContext _context;
 
     // The slot and the transport's body; null for a response that did not come through admission (a middleware's own).
-    private readonly SlotLease? _lease;
-    private int _released;
+    private readonly Connector.SlotLease? _lease;
+    private byte[]? _buffered;
+    private int _bodyState;
+    private int _disposed;
 
-    internal ClientResponse(HttpRequestMessage request, HttpResponseMessage message, RequestContext context, IReadOnlyList<RedirectHop>? history = null, SlotLease? lease = null)
+    internal ClientResponse(HttpRequestMessage request, HttpResponseMessage message, RequestContext context, IReadOnlyList<RedirectHop>? history, Connector.SlotLease? lease)
     {
         _message = message;
         _context = context;
-        _lease = lease ?? (message.Content as ReleasingContent)?.Lease;
+        _lease = lease;
         Method = request.Method;
         Url = message.RequestMessage?.RequestUri ?? request.RequestUri!;
         History = history ?? [];
-        context.Response = message;
-        context.FinalLease = _lease;
+        if (message.Content is ReleasingContent)
+        {
+            // The content guards its slot against a leak itself, and every stream it opens keeps it reachable.
+            GC.SuppressFinalize(this);
+        }
+
+        context.Finish(lease);
     }
 
-    /// <summary>Releases the slot of a response that was dropped without being released, and says so in the log.</summary>
+    /// <summary>
+    /// Releases the slot of a response that was dropped without being released, and says so in the log. A stream this
+    /// response opened keeps it reachable: a body still being read is never reclaimed.
+    /// </summary>
     ~ClientResponse()
     {
         // A body read to its end gave its slot back already: nothing leaked.
-        if (Interlocked.Exchange(ref _released, 1) != 0 || _lease is { IsReleased: true })
+        if (Volatile.Read(ref _disposed) != 0 || _lease is { IsReleased: true })
         {
             return;
         }
 
-        _context.Session.OnResponseLeaked(Method, Url);
-        _lease?.Release();
+        if (_lease is not null)
+        {
+            _context.Session.OnResponseLeaked(Method, Url);
+        }
 
         // Closing the connection is I/O: keep it off the finalizer thread.
-        ThreadPool.UnsafeQueueUserWorkItem(static context => context.Abort(), _context, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static context => context.Reclaim(), _context, preferLocal: false);
     }
 
     /// <summary>The request method.</summary>
@@ -82,8 +102,19 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <summary>The redirects that led to this response, oldest first.</summary>
     public IReadOnlyList<RedirectHop> History { get; }
 
-    /// <summary>True once the slot went back to the connector: the body was read to its end, or the response released.</summary>
-    public bool IsReleased => Volatile.Read(ref _released) != 0 || _lease is { IsReleased: true };
+    /// <summary>
+    /// True once the slot went back to the connector: the body was read to its end, the response has no body (a HEAD,
+    /// 204 or 304 response, or an empty body, is released when its headers are in), or it was released or disposed.
+    /// </summary>
+    public bool IsReleased => Volatile.Read(ref _disposed) != 0 || _lease is { IsReleased: true };
+
+    /// <summary>True for a response that has no body whatever its headers declare (HEAD, 1xx, 204, 304).</summary>
+    private bool HasNoBody => BodyRules.HasNoBody(Method, Status);
+
+    /// <summary>The body length the server declared, as the transport parsed it; zero for a response without a body.</summary>
+    private long? DeclaredLength => HasNoBody ? 0
+        : _message.Content is ReleasingContent content ? content.DeclaredLength
+        : ContentHeaders.ContentLength;
 
     /// <summary>
     /// Throws <see cref="ResponseStatusException"/> unless the status is 2xx (200 to 299), as
@@ -104,40 +135,55 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         return this;
     }
 
-    /// <summary>Opens the body as a stream. Reading it to the end releases the slot; so does disposing it.</summary>
+    /// <summary>
+    /// Opens the body as a stream. Reading it to the end releases the slot; so does disposing it. The body can be read
+    /// as a stream once; after <see cref="ReadAsBytesAsync"/> the stream reads the body that was kept.
+    /// </summary>
     /// <param name="cancellationToken">Cancels opening the stream.</param>
+    /// <exception cref="InvalidOperationException">The body was read as a stream already.</exception>
     public async Task<Stream> ReadAsStreamAsync(CancellationToken cancellationToken = default)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
-        try
-        {
-            var stream = await _message.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return _lease is { } lease && _message.Content is not ReleasingContent ? lease.Wrap(stream) : stream;
-        }
-        catch (Exception ex)
-        {
-            Dispose();
-            throw _context.Translate(ex, inBody: true, cancellationToken);
-        }
-    }
+        => await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>
-    /// Opens the body for the readers below. The transport's content opens its stream without I/O, so it is opened
-    /// synchronously: no <see cref="Task{Stream}"/> per read, where <see cref="ReadAsStreamAsync"/> allocates up to three.
+    /// Opens the body for a streaming reader: the body kept by a buffered read, or else the transport's, once. The
+    /// transport's content opens its stream without I/O, so it is opened synchronously where it can be: no
+    /// <see cref="Task{Stream}"/> per read.
     /// </summary>
     private ValueTask<Stream> OpenStreamAsync(CancellationToken cancellationToken)
     {
-        if (_lease is not { } lease)
+        if (Volatile.Read(ref _bodyState) == Buffered)
         {
-            return new ValueTask<Stream>(ReadAsStreamAsync(cancellationToken));
+            return new ValueTask<Stream>(new MemoryStream(_buffered!, writable: false));
         }
 
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
+        if (Interlocked.CompareExchange(ref _bodyState, Streamed, Unread) != Unread)
+        {
+            throw AlreadyRead();
+        }
+
+        return OpenBody(cancellationToken);
+    }
+
+    /// <summary>The body's stream, from the transport's content through the slot's lease.</summary>
+    private ValueTask<Stream> OpenBody(CancellationToken cancellationToken)
+    {
+        ThrowIfGone(cancellationToken);
+        if (HasNoBody)
+        {
+            return new ValueTask<Stream>(Stream.Null);
+        }
+
         try
         {
-            return new ValueTask<Stream>(_message.Content is ReleasingContent content
-                ? content.ReadAsStream(cancellationToken)
-                : lease.Wrap(lease.Body.ReadAsStream(cancellationToken)));
+            if (_lease is { } lease && _message.Content is not ReleasingContent)
+            {
+                // The stream keeps this response reachable, so the collector never reclaims a body being read.
+                return new ValueTask<Stream>(new ReleasingStream(lease.Body!.ReadAsStream(cancellationToken), lease, _context, DeclaredLength, owner: this));
+            }
+
+            return _message.Content is ReleasingContent content
+                ? new ValueTask<Stream>(content.ReadAsStream(cancellationToken))
+                : new ValueTask<Stream>(_message.Content.ReadAsStreamAsync(cancellationToken));
         }
         catch (Exception ex)
         {
@@ -147,38 +193,72 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Reads the whole body into memory, up to <see cref="ClientSessionOptions.MaxResponseContentBufferSize"/>, and
-    /// releases the slot.
+    /// Reads the whole body into memory, up to <see cref="ClientSessionOptions.MaxResponseContentBufferSize"/> (as it
+    /// was when the request started), and releases the slot. The body is kept: a later buffered read returns it again
+    /// (this method a copy of it), and a later stream reads it from memory.
     /// </summary>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
     /// <exception cref="ClientPayloadException">The body is larger than the buffer limit.</exception>
+    /// <exception cref="InvalidOperationException">The body was read as a stream already, or an earlier read failed.</exception>
     public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
-        if (_context.IsAborted)
+        if (Volatile.Read(ref _bodyState) == Buffered)
         {
-            // The session closed under this response: its body is gone with the connection.
-            throw new SessionClosedException(_context.Session.Name);
+            // A later read: a copy, so the array the first read returned stays its caller's.
+            return [.. _buffered!];
         }
 
-        var limit = _context.Session.MaxResponseContentBufferSize;
-        // A HEAD, 204 or 304 response has no body, whatever length its headers declare for the resource.
-        var declaredLength = Method == HttpMethod.Head || Status is 204 or 304 ? 0
-            : _message.Content is ReleasingContent content ? content.DeclaredLength
-            : _lease?.DeclaredLength ?? ContentHeaders.ContentLength;
+        return await BufferAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The body, buffered by the first read and kept.</summary>
+    private ValueTask<byte[]> BodyAsync(CancellationToken cancellationToken)
+        => Volatile.Read(ref _bodyState) == Buffered ? new ValueTask<byte[]>(_buffered!) : new ValueTask<byte[]>(BufferAsync(cancellationToken));
+
+    private async Task<byte[]> BufferAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _bodyState, Buffering, Unread) != Unread)
+        {
+            throw AlreadyRead();
+        }
+
+        try
+        {
+            var body = await ReadBodyAsync(cancellationToken).ConfigureAwait(false);
+            _buffered = body;
+            Volatile.Write(ref _bodyState, Buffered);
+            return body;
+        }
+        catch
+        {
+            Volatile.Write(ref _bodyState, Failed);
+            throw;
+        }
+    }
+
+    private async Task<byte[]> ReadBodyAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfGone(cancellationToken);
+        var declaredLength = DeclaredLength;
+        if (declaredLength == 0)
+        {
+            return [];
+        }
+
+        var limit = _context.Options.MaxResponseContentBufferSize;
         if (declaredLength is { } declared && declared > limit)
         {
             Dispose();
             throw TooLarge(limit);
         }
 
-        var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await OpenBody(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             if (_lease is not null && declaredLength is { } exact)
             {
                 // The transport holds the body to the length it declared: one array of that size, and no copy.
-                var body = exact == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)exact);
+                var body = GC.AllocateUninitializedArray<byte>((int)exact);
                 var filled = 0;
                 while (filled < body.Length)
                 {
@@ -230,13 +310,36 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// Throws when the body can no longer be read: <see cref="ObjectDisposedException"/> after a dispose, and what
+    /// interrupted the request otherwise (a <see cref="TotalTimeoutException"/>, a <see cref="SessionClosedException"/>,
+    /// or the caller's cancellation).
+    /// </summary>
+    private void ThrowIfGone(CancellationToken cancellationToken)
+    {
+        if (_context.IsInterrupted)
+        {
+            throw _context.Translate(new OperationCanceledException(_context.Token), inBody: true, cancellationToken);
+        }
+
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+    }
+
+    private InvalidOperationException AlreadyRead() => Volatile.Read(ref _bodyState) switch
+    {
+        Buffering => new InvalidOperationException("The response body is being read already; read it once, then use what that read returned."),
+        Failed => new InvalidOperationException("An earlier read of the response body failed; the body is gone."),
+        _ => new InvalidOperationException(
+            "The response body was read as a stream already and is gone. To read it more than once, read it with ReadAsBytesAsync first: the body is then kept."),
+    };
+
+    /// <summary>
     /// Reads the whole body as text, decoded with the charset of Content-Type (UTF-8 when none is given, or as a
     /// byte-order mark says), and releases the slot.
     /// </summary>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
     public async Task<string> ReadAsStringAsync(CancellationToken cancellationToken = default)
     {
-        var bytes = await ReadAsBytesAsync(cancellationToken).ConfigureAwait(false);
+        var bytes = await BodyAsync(cancellationToken).ConfigureAwait(false);
         return Decode(bytes, ContentHeaders.ContentType?.CharSet);
     }
 
@@ -348,12 +451,14 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
         GC.SuppressFinalize(this);
+
+        // The body first (the transport closes a connection whose body was not read to its end), then the slot.
         _message.Dispose();
         _lease?.Release();
         _context.Complete();

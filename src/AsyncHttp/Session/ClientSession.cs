@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AsyncHttp.Internal;
 using Microsoft.Extensions.Logging;
@@ -81,7 +80,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? []);
         Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit, _time);
         Cookies = new CookieJar(snapshot.UnsafeCookies);
-        _pipeline = BuildPipeline(snapshot);
+        var transport = snapshot.ToTransportSettings();
+        _pipeline = new Pipeline(snapshot, transport, BuildGeneration(transport));
         Telemetry.Metrics.Register(this);
     }
 
@@ -103,8 +103,6 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     internal SessionTelemetry Telemetry { get; }
 
     internal TimeProvider Time => _time;
-
-    internal long MaxResponseContentBufferSize => Volatile.Read(ref _pipeline).Options.MaxResponseContentBufferSize;
 
     /// <summary>Sends a GET request and returns once the response headers are in; the body is read later.</summary>
     /// <param name="url">An absolute URL, or one relative to <see cref="ClientSessionOptions.BaseAddress"/>.</param>
@@ -190,238 +188,6 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
 
         return SendCoreAsync(request, pipeline, options, _time.GetTimestamp(), cancellationToken);
-    }
-
-    /// <summary>The current pipeline, counted as in use by one more request until that request's context completes.</summary>
-    private Pipeline EnterPipeline()
-    {
-        while (true)
-        {
-            var pipeline = Volatile.Read(ref _pipeline);
-            pipeline.Generation.Enter();
-
-            // A reload may have retired this generation between the read and the count: then take the new one.
-            if (ReferenceEquals(pipeline.Generation, Volatile.Read(ref _pipeline).Generation))
-            {
-                return pipeline;
-            }
-
-            pipeline.Generation.Exit();
-        }
-    }
-
-    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
-    {
-        try
-        {
-            Telemetry.RequestStarted(request.Method, request.RequestUri!);
-        }
-        catch (Exception ex)
-        {
-            throw Failed(request, CreateContext(request, pipeline, options, started, cancellationToken), ex);
-        }
-
-        // Without middlewares nothing needs to see the request before admission, so it queues as little more than a
-        // waiter and its URL: its headers, cookies, context and timer are made once it has a slot. The queue's
-        // deadline (Connect or Total) is kept by the connector, one timer for all waiters. What this state machine
-        // keeps across the wait is what a queued request costs, so the wait keeps only what it needs after it.
-        HostState? admitted = null;
-        if (pipeline.Generation.AdmitsFirst)
-        {
-            Activity? queueSpan = null;
-            try
-            {
-                var key = HostKey.From(request.RequestUri!);
-                var deadline = Deadline.InQueue(options?.Timeout ?? pipeline.Options.Timeout, started, _time);
-                var acquire = Connector.AcquireAsync(key, cancellationToken, deadline);
-                if (acquire.IsCompletedSuccessfully)
-                {
-                    admitted = acquire.Result;
-                }
-                else
-                {
-                    queueSpan = Telemetry.QueueEntered(key, request.Method, request.RequestUri!, out var deferred);
-                    admitted = await acquire.ConfigureAwait(false);
-                    Telemetry.QueueLeft(deferred, started, admitted.Key, request.Method, request.RequestUri!, _time);
-                }
-            }
-            catch (Exception ex)
-            {
-                if (admitted is not null)
-                {
-                    // Admitted, then failed by a trace callback: the slot goes back.
-                    Connector.Release(admitted);
-                }
-
-                if (ex is QueueFullException)
-                {
-                    Telemetry.QueueRejected(request.Method, request.RequestUri!);
-                }
-
-                var unadmitted = CreateContext(request, pipeline, options, started, cancellationToken);
-                if (ex is QueueDeadlineExceededException expired)
-                {
-                    unadmitted.Expired(expired.Kind);
-                }
-
-                throw Failed(request, unadmitted, ex);
-            }
-            finally
-            {
-                queueSpan?.Dispose();
-            }
-        }
-
-        var context = CreateContext(request, pipeline, options, started, cancellationToken);
-        HopCookies cookies;
-        try
-        {
-            if (admitted is not null)
-            {
-                context.Admitted();
-            }
-
-            // A message the session made from a URL, given no headers here, has none: no header lookups for it.
-            var bare = !ApplyHeaders(request, pipeline.Options.Headers, options?.Headers) && request is ContextRequestMessage;
-            if (pipeline.Options.AutoDecompress && (bare || !request.Headers.NonValidated.Contains("Accept-Encoding")))
-            {
-                request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
-            }
-
-            cookies = new HopCookies(request, pipeline.Options.UseCookies ? Cookies : null, options?.Cookies, mayHaveCookieHeader: !bare);
-        }
-        catch (Exception ex)
-        {
-            if (admitted is not null)
-            {
-                Connector.Release(admitted);
-            }
-
-            throw Failed(request, context, ex);
-        }
-
-        List<RedirectHop>? hops = null;
-        HttpResponseMessage response;
-        SlotLease? lease = null;
-        try
-        {
-            while (true)
-            {
-                cookies.Apply(request);
-                if (admitted is not null)
-                {
-                    // The first hop of a request admitted above: straight to the transport, with the rules of admission.
-                    try
-                    {
-                        response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
-                    }
-                    catch (HttpRequestException ex) when (AdmissionHandler.IsRetryable(request, ex, context.Token))
-                    {
-                        response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
-                    }
-
-                    // From here the lease owns the slot, and gives it back if tying it to the response fails.
-                    var host = admitted;
-                    admitted = null;
-                    lease = pipeline.Generation.Admission.Lease(request, response, host, context, wrap: false);
-                }
-                else
-                {
-                    response = await pipeline.Invoker.SendAsync(request, context.Token).ConfigureAwait(false);
-                    lease = null;
-                }
-
-                cookies.Store(request.RequestUri!, response);
-                if (!(options?.AllowRedirects ?? true) || RedirectPolicy.GetLocation(request, response) is not { } location)
-                {
-                    break;
-                }
-
-                // Each hop gives its slot back before the next one takes a slot.
-                hops ??= [];
-                hops.Add(new RedirectHop(request.Method, request.RequestUri!, response.StatusCode, location));
-                response.Dispose();
-                lease?.Release();
-                Telemetry.Trace(TraceEventKind.RequestRedirect, request.Method, request.RequestUri, status: (int)response.StatusCode);
-                if (hops.Count > pipeline.Options.MaxRedirects)
-                {
-                    throw new TooManyRedirectsException(pipeline.Options.MaxRedirects, hops);
-                }
-
-                request = RedirectPolicy.Next(request, response.StatusCode, location);
-                context.AttachTo(request);
-            }
-        }
-        catch (Exception ex)
-        {
-            if (admitted is not null)
-            {
-                // The first hop failed before its response could hold the slot.
-                Connector.Release(admitted);
-            }
-
-            throw Failed(request, context, ex);
-        }
-
-        context.HeadersReceived();
-        context.StatusCode = (int)response.StatusCode;
-        var result = new ClientResponse(request, response, context, hops, lease);
-        try
-        {
-            Telemetry.RequestEnded(request.Method, request.RequestUri!, context.StatusCode.Value, context.StartTimestamp, _time);
-        }
-        catch (Exception ex)
-        {
-            result.Dispose();
-            throw Failed(request, context, ex);
-        }
-
-        if (context.IsAborted)
-        {
-            // The session aborted this request while its headers were on their way, before it could see the response.
-            result.Dispose();
-            throw new SessionClosedException(Name);
-        }
-
-        if ((options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus) && result.Status >= 400)
-        {
-            var error = result.CreateStatusException();
-            result.Dispose();
-            throw error;
-        }
-
-        return result;
-    }
-
-    /// <summary>The context of a request, started at <paramref name="started"/> and counted among the live ones.</summary>
-    private RequestContext CreateContext(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
-    {
-        var context = new RequestContext(this, options?.Timeout ?? pipeline.Options.Timeout, cancellationToken)
-        {
-            Generation = pipeline.Generation,
-            Method = request.Method,
-            Url = request.RequestUri,
-        };
-        context.AttachTo(request);
-        context.Start(started);
-        Track(context);
-        return context;
-    }
-
-    /// <summary>Ends a failed request: what its caller sees, traced and logged.</summary>
-    private Exception Failed(HttpRequestMessage request, RequestContext context, Exception exception)
-    {
-        var error = context.Translate(exception);
-        context.Complete();
-        Telemetry.Trace(TraceEventKind.RequestException, request.Method, request.RequestUri, exception: error);
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            var url = UrlRedaction.Redact(request.RequestUri);
-            var errorType = error.GetType().Name;
-            Log.RequestFailed(_logger, request.Method, url, errorType, error);
-        }
-
-        return error;
     }
 
     /// <summary>
@@ -513,33 +279,59 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Applies new settings to the requests that start from now on; requests in flight keep the settings they began
-    /// with. New limits apply to the queue at once. A change of transport settings (keep-alive, TLS, ...) starts a
-    /// new connection pool; the old one is disposed once the requests using it are released.
+    /// with. New limits apply to the queue at once, to the requests already waiting too. A change of the transport's
+    /// settings (keep-alive, TLS, decompression, <see cref="ClientTimeout.SockConnect"/>, ...) builds a new connection
+    /// pool; the old one is disposed once the requests using it are released. The host integration calls this when
+    /// the configuration reloads.
     /// </summary>
-    internal void Reconfigure(ClientSessionOptions options)
+    /// <param name="options">The new settings; the session takes a copy.</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one, and nothing changes.</exception>
+    /// <exception cref="ObjectDisposedException">The session is closed.</exception>
+    public void Reconfigure(ClientSessionOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var snapshot = Checked(options, Name);
-        lock (_gate)
+        var transport = snapshot.ToTransportSettings();
+        while (true)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
-            var current = _pipeline;
-            Connector.SetLimits(snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
-            Cookies.UnsafeCookies = snapshot.UnsafeCookies;
-            if (snapshot.TransportDiffers(current.Options))
+            // A new pipeline (a handler, the user's middleware factories) is built outside the gate, which requests
+            // take; only the swap happens under it.
+            var current = Volatile.Read(ref _pipeline);
+            var built = transport == current.Transport ? null : BuildGeneration(transport);
+            PipelineGeneration? retired = null;
+            lock (_gate)
             {
-                Volatile.Write(ref _pipeline, BuildPipeline(snapshot));
-                _retired.RemoveAll(static g => g.IsDisposed);
-                _retired.Add(current.Generation);
-                current.Generation.Retire();
+                if (_closed || !ReferenceEquals(_pipeline, current))
+                {
+                    built?.Dispose();
+                    ObjectDisposedException.ThrowIf(_closed, this);
+
+                    // Another reload won the race: decide again against what it left.
+                    continue;
+                }
+
+                Connector.SetLimits(snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
+                Cookies.UnsafeCookies = snapshot.UnsafeCookies;
+                if (built is null)
+                {
+                    Volatile.Write(ref _pipeline, current with { Options = snapshot });
+                }
+                else
+                {
+                    Volatile.Write(ref _pipeline, new Pipeline(snapshot, transport, built));
+                    _retired.RemoveAll(static g => g.IsDisposed);
+                    _retired.Add(current.Generation);
+                    retired = current.Generation;
+                }
             }
-            else
-            {
-                Volatile.Write(ref _pipeline, current with { Options = snapshot });
-            }
+
+            // Disposing a handler closes its idle connections: outside the gate too.
+            retired?.Retire();
+            return;
         }
     }
 
-    internal void OnResponseLeaked(HttpMethod method, Uri url)
+    internal void OnResponseLeaked(HttpMethod method, Uri? url)
         => Log.ResponseLeaked(_logger, method, UrlRedaction.Redact(url));
 
     private List<PipelineGeneration> TakeGenerations()
@@ -552,11 +344,16 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private Pipeline BuildPipeline(ClientSessionOptions options)
+    private PipelineGeneration BuildGeneration(TransportSettings settings)
     {
-        var transport = Transport.Create(options, Connector, _time, Telemetry);
-        var admission = new AdmissionHandler(Connector, transport, options.AutoDecompress ? options.MaxDecompressedContentSize : null, Telemetry, _time);
-        HttpMessageHandler handler = admission;
+        var transport = Transport.Create(settings, Connector, _time, Telemetry);
+        var admission = new Admission(Connector, new HttpMessageInvoker(transport, disposeHandler: false), settings.DecodeUpTo, Telemetry, _time);
+        if (_middlewares.Length == 0)
+        {
+            return new PipelineGeneration(admission, transport, middlewares: null);
+        }
+
+        HttpMessageHandler handler = new AdmissionHandler(admission);
         for (var i = _middlewares.Length - 1; i >= 0; i--)
         {
             var middleware = _middlewares[i]() ?? throw new InvalidOperationException($"A middleware factory of session '{Name}' returned null.");
@@ -564,8 +361,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             handler = middleware;
         }
 
-        var invoker = new HttpMessageInvoker(handler, disposeHandler: true);
-        return new Pipeline(options, new PipelineGeneration(invoker, admission, transport, admitsFirst: _middlewares.Length == 0));
+        return new PipelineGeneration(admission, transport, new HttpMessageInvoker(handler, disposeHandler: true));
     }
 
     private static ClientSessionOptions Checked(ClientSessionOptions options, string name)
@@ -580,63 +376,6 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         return snapshot;
     }
 
-    /// <summary>Throws for a per-request header that cannot be sent, before the request takes a slot.</summary>
-    private static void ValidateHeaders(IDictionary<string, string>? perRequest)
-    {
-        if (perRequest is null)
-        {
-            return;
-        }
-
-        foreach (var (name, value) in perRequest)
-        {
-            if (!HeaderValidation.IsValidName(name) || !HeaderValidation.IsValidValue(value))
-            {
-                throw new ArgumentException($"Header '{name}' has an invalid name, or a value with CR, LF or NUL.", nameof(perRequest));
-            }
-        }
-    }
-
-    /// <returns>True when it set a header.</returns>
-    private static bool ApplyHeaders(HttpRequestMessage request, IDictionary<string, string> defaults, IDictionary<string, string>? perRequest)
-    {
-        if (perRequest is not { Count: > 0 } && defaults.Count == 0)
-        {
-            return false;
-        }
-
-        if (perRequest is not null)
-        {
-            foreach (var (name, value) in perRequest)
-            {
-                Set(request, name, value);
-            }
-        }
-
-        // Defaults come last and only where the request has no header of that name: a per-request header replaces them.
-        foreach (var (name, value) in defaults)
-        {
-            if (!request.Headers.NonValidated.Contains(name) && request.Content?.Headers.NonValidated.Contains(name) != true)
-            {
-                Set(request, name, value);
-            }
-        }
-
-        return true;
-
-        static void Set(HttpRequestMessage request, string name, string value)
-        {
-            request.Headers.Remove(name);
-            if (!request.Headers.TryAddWithoutValidation(name, value) && request.Content is { } content)
-            {
-                content.Headers.Remove(name);
-                content.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
-    }
-
-    private sealed record Pipeline(ClientSessionOptions Options, PipelineGeneration Generation)
-    {
-        public HttpMessageInvoker Invoker => Generation.Invoker;
-    }
+    /// <summary>The settings new requests start with, and the pipeline built from them.</summary>
+    private sealed record Pipeline(ClientSessionOptions Options, TransportSettings Transport, PipelineGeneration Generation);
 }

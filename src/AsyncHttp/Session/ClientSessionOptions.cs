@@ -132,29 +132,14 @@ public sealed class ClientSessionOptions
     public Func<ClientTransportContext, HttpMessageHandler>? TransportFactory { get; set; }
 
     /// <summary>Returns a deep copy of these options.</summary>
-    public ClientSessionOptions Clone() => new()
+    public ClientSessionOptions Clone()
     {
-        Limit = Limit,
-        LimitPerHost = LimitPerHost,
-        QueueLimit = QueueLimit,
-        BaseAddress = BaseAddress,
-        Headers = new Dictionary<string, string>(Headers, StringComparer.OrdinalIgnoreCase),
-        Timeout = Timeout.Clone(),
-        KeepAliveTimeout = KeepAliveTimeout,
-        ForceClose = ForceClose,
-        DnsCacheTtl = DnsCacheTtl,
-        RaiseForStatus = RaiseForStatus,
-        AutoDecompress = AutoDecompress,
-        MaxResponseHeadersLength = MaxResponseHeadersLength,
-        MaxResponseContentBufferSize = MaxResponseContentBufferSize,
-        MaxRedirects = MaxRedirects,
-        UseCookies = UseCookies,
-        UnsafeCookies = UnsafeCookies,
-        MaxDecompressedContentSize = MaxDecompressedContentSize,
-        DangerousAcceptAnyServerCertificate = DangerousAcceptAnyServerCertificate,
-        ServerCertificateValidationCallback = ServerCertificateValidationCallback,
-        TransportFactory = TransportFactory,
-    };
+        // Every setting is copied as it is (no list to forget one in), then what is mutable gets a copy of its own.
+        var copy = (ClientSessionOptions)MemberwiseClone();
+        copy.Headers = Headers is null ? null! : new Dictionary<string, string>(Headers, StringComparer.OrdinalIgnoreCase);
+        copy.Timeout = Timeout?.Clone()!;
+        return copy;
+    }
 
     /// <summary>
     /// Checks every setting and returns one message per bad one, each starting with the configuration key it concerns
@@ -251,16 +236,6 @@ public sealed class ClientSessionOptions
         return errors;
     }
 
-    /// <summary>True when a change from <paramref name="other"/> needs a new transport (the handler's own settings).</summary>
-    internal bool TransportDiffers(ClientSessionOptions other)
-        => KeepAliveTimeout != other.KeepAliveTimeout
-        || ForceClose != other.ForceClose
-        || DnsCacheTtl != other.DnsCacheTtl
-        || AutoDecompress != other.AutoDecompress
-        || MaxResponseHeadersLength != other.MaxResponseHeadersLength
-        || DangerousAcceptAnyServerCertificate != other.DangerousAcceptAnyServerCertificate
-        || ServerCertificateValidationCallback != other.ServerCertificateValidationCallback
-        || MaxDecompressedContentSize != other.MaxDecompressedContentSize
-        || Timeout.SockConnect != other.Timeout.SockConnect
-        || TransportFactory != other.TransportFactory;
+    /// <summary>The settings the transport and admission are built from: a change in them needs a new pipeline.</summary>
+    internal TransportSettings ToTransportSettings() => TransportSettings.From(this);
 }

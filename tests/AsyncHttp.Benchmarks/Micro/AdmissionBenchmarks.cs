@@ -19,11 +19,11 @@ public class AdmissionBenchmarks
     private const int Waiters = 10_000;
 
     private readonly HostKey _key = new("http", "127.0.0.1", 8080);
-    private readonly ValueTask<HostState>[] _pending = new ValueTask<HostState>[Waiters];
+    private readonly ValueTask<Connector.SlotLease>[] _pending = new ValueTask<Connector.SlotLease>[Waiters];
     private readonly CancellationTokenSource _cts = new();
     private Connector _free = null!;
     private Connector _full = null!;
-    private HostState _held = null!;
+    private Connector.SlotLease _held = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -39,17 +39,17 @@ public class AdmissionBenchmarks
     [Benchmark]
     public object Uncontended()
     {
-        var host = _free.AcquireAsync(_key, CancellationToken.None).Result;
-        _free.Release(host);
-        return host;
+        var lease = _free.AcquireAsync(_key, CancellationToken.None).Result;
+        lease.Release();
+        return lease;
     }
 
     [Benchmark]
     public object UncontendedWithToken()
     {
-        var host = _free.AcquireAsync(_key, _cts.Token).Result;
-        _free.Release(host);
-        return host;
+        var lease = _free.AcquireAsync(_key, _cts.Token).Result;
+        lease.Release();
+        return lease;
     }
 
     [Benchmark(OperationsPerInvoke = Waiters)]
@@ -58,7 +58,7 @@ public class AdmissionBenchmarks
     [Benchmark(OperationsPerInvoke = Waiters)]
     public object ContendedWithToken() => QueueAndDrain(_cts.Token);
 
-    private HostState QueueAndDrain(CancellationToken cancellationToken)
+    private Connector.SlotLease QueueAndDrain(CancellationToken cancellationToken)
     {
         // The limit is 1 and held: every acquire below queues.
         for (var i = 0; i < Waiters; i++)
@@ -70,7 +70,7 @@ public class AdmissionBenchmarks
         var held = _held;
         for (var i = 0; i < Waiters; i++)
         {
-            _full.Release(held);
+            held.Release();
             held = _pending[i].Result;
         }
 

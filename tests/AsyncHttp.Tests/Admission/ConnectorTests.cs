@@ -23,11 +23,11 @@ public sealed class ConnectorTests
         Assert.False(third.IsCompleted);
         Assert.Equal((2, 1), (connector.Stats.InUse, connector.Stats.Waiting));
 
-        connector.Release(await first);
+        (await first).Release();
         var host = await third;
         Assert.Equal((2, 0), (connector.Stats.InUse, connector.Stats.Waiting));
-        connector.Release(host);
-        connector.Release(await second);
+        host.Release();
+        (await second).Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -39,14 +39,14 @@ public sealed class ConnectorTests
         var waiters = Enumerable.Range(0, 5).Select(i => connector.AcquireAsync(i % 2 == 0 ? A : B, CancellationToken.None)).ToList();
 
         var order = new List<int>();
-        connector.Release(held);
+        held.Release();
         for (var step = 0; step < waiters.Count; step++)
         {
             // Exactly one waiter holds the slot at each step, and it is the oldest one left.
             var granted = Enumerable.Range(0, waiters.Count).Where(i => waiters[i].IsCompleted && !order.Contains(i)).ToList();
             Assert.Single(granted);
             order.Add(granted[0]);
-            connector.Release(await waiters[granted[0]]);
+            (await waiters[granted[0]]).Release();
         }
 
         Assert.Equal([0, 1, 2, 3, 4], order);
@@ -60,13 +60,13 @@ public sealed class ConnectorTests
         var held = await connector.AcquireAsync(A, CancellationToken.None);
         var waiter = connector.AcquireAsync(A, CancellationToken.None);
 
-        connector.Release(held);
+        held.Release();
         var newcomer = connector.AcquireAsync(A, CancellationToken.None);
 
         Assert.True(waiter.IsCompleted, "the slot went to the waiter at the moment it was freed");
         Assert.False(newcomer.IsCompleted, "a new request must not overtake the waiter");
-        connector.Release(await waiter);
-        connector.Release(await newcomer);
+        (await waiter).Release();
+        (await newcomer).Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -84,9 +84,9 @@ public sealed class ConnectorTests
         Assert.Equal((2, 1), (stats.InUse, stats.Waiting));
         Assert.Contains(stats.Hosts, h => h.Host == "http://a.test:80" && h.InUse == 1 && h.Waiting == 1);
 
-        connector.Release(a1);
-        connector.Release(await a2);
-        connector.Release(await b1);
+        a1.Release();
+        (await a2).Release();
+        (await b1).Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -99,14 +99,14 @@ public sealed class ConnectorTests
         var a2 = connector.AcquireAsync(A, CancellationToken.None); // oldest, but A is at its host limit while a1 runs
         var b2 = connector.AcquireAsync(B, CancellationToken.None);
 
-        connector.Release(b1);
+        b1.Release();
 
         Assert.False(a2.IsCompleted);
         Assert.True(b2.IsCompleted);
-        connector.Release(a1);
+        a1.Release();
         Assert.True(a2.IsCompleted);
-        connector.Release(await a2);
-        connector.Release(await b2);
+        (await a2).Release();
+        (await b2).Release();
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
 
@@ -123,9 +123,9 @@ public sealed class ConnectorTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
         Assert.Equal((1, 1), (connector.Stats.InUse, connector.Stats.Waiting));
-        connector.Release(held);
+        held.Release();
         Assert.True(next.IsCompleted, "the slot skips the cancelled waiter");
-        connector.Release(await next);
+        (await next).Release();
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
 
@@ -137,13 +137,13 @@ public sealed class ConnectorTests
         using var cts = new CancellationTokenSource();
         var waiter = connector.AcquireAsync(A, cts.Token);
 
-        connector.Release(held);
+        held.Release();
         await cts.CancelAsync();
 
         // Granted before the cancellation: the owner gets the slot and must release it; nothing is lost or doubled.
         var host = await waiter;
         Assert.Equal(1, connector.Stats.InUse);
-        connector.Release(host);
+        host.Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -159,9 +159,9 @@ public sealed class ConnectorTests
 
         Assert.Equal("bulk", error.SessionName);
         Assert.Equal(2, connector.Stats.Waiting);
-        connector.Release(held);
-        connector.Release(await w1);
-        connector.Release(await w2);
+        held.Release();
+        (await w1).Release();
+        (await w2).Release();
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
 
@@ -177,12 +177,12 @@ public sealed class ConnectorTests
         Assert.Equal((3, 1), (connector.Stats.InUse, connector.Stats.Waiting));
 
         connector.SetLimits(1, 0, 0);
-        connector.Release(first);
-        connector.Release(await waiters[0]);
+        first.Release();
+        (await waiters[0]).Release();
         Assert.False(waiters[2].IsCompleted, "two in flight with a limit of one: no new admission");
-        connector.Release(await waiters[1]);
+        (await waiters[1]).Release();
         Assert.True(waiters[2].IsCompleted);
-        connector.Release(await waiters[2]);
+        (await waiters[2]).Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -200,7 +200,7 @@ public sealed class ConnectorTests
         Assert.Throws<ObjectDisposedException>(() => connector.AcquireAsync(A, CancellationToken.None));
         var idle = connector.WhenIdleAsync();
         Assert.False(idle.IsCompleted);
-        connector.Release(held);
+        held.Release();
         await idle.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
@@ -227,7 +227,7 @@ public sealed class ConnectorTests
                 await cts.CancelAsync();
             }
 
-            HostState slot;
+            Connector.SlotLease slot;
             try
             {
                 slot = await acquire;
@@ -245,7 +245,7 @@ public sealed class ConnectorTests
             await Task.Yield();
             Interlocked.Decrement(ref inUse[h]);
             Interlocked.Decrement(ref total);
-            connector.Release(slot);
+            slot.Release();
         }
 
         await Task.WhenAll(Enumerable.Range(0, seeds.Length).Select(i => Task.Run(() => WorkAsync(i)))).WaitAsync(TimeSpan.FromSeconds(60));
@@ -270,7 +270,7 @@ public sealed class ConnectorTests
         var error = await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => queued);
         Assert.Equal(TimeoutKind.Connect, error.Kind);
         Assert.Equal((1, 0), (connector.Stats.InUse, connector.Stats.Waiting));
-        connector.Release(held);
+        held.Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -283,12 +283,12 @@ public sealed class ConnectorTests
         var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(5) };
         var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time));
 
-        connector.Release(held);
+        held.Release();
         var host = await queued;
         time.Advance(TimeSpan.FromSeconds(10));
 
         Assert.Equal(1, connector.Stats.InUse);
-        connector.Release(host);
+        host.Release();
         Assert.Equal(0, connector.Stats.InUse);
     }
 
@@ -317,8 +317,8 @@ public sealed class ConnectorTests
 
         // The waiter without a deadline is still queued, and the freed slot goes to it.
         Assert.Equal((1, 1), (connector.Stats.InUse, connector.Stats.Waiting));
-        connector.Release(held);
-        connector.Release(await none);
+        held.Release();
+        (await none).Release();
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
 
@@ -357,8 +357,8 @@ public sealed class ConnectorTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
         Assert.Equal(TimeSpan.FromSeconds(2), connector.Stats.OldestWait);
 
-        connector.Release(held);
-        connector.Release(await second);
+        held.Release();
+        (await second).Release();
         Assert.Equal((0, 0, TimeSpan.Zero), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.OldestWait));
     }
 }

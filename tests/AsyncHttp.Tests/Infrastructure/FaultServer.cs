@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -5,10 +6,17 @@ using System.Text;
 namespace AsyncHttp.Tests.Infrastructure;
 
 /// <summary>
-/// A loopback server on raw sockets that misbehaves on purpose, one way per path (<c>/reset-headers</c>,
-/// <c>/truncated-chunked</c>, ...), where Kestrel would not. It counts the sockets it holds open, so a test can
-/// check that the client closed every connection.
+/// A loopback HTTP/1.1 server on raw sockets, one accept loop, for what Kestrel will not do. Its fault paths
+/// (<c>/reset-headers</c>, <c>/truncated-chunked</c>, ...) misbehave once and end the connection; its plain paths
+/// (<c>/bytes</c>, <c>/redirect</c>, <c>/ok</c>, <c>/stale</c>) keep the connection alive for the next request, and let
+/// a test send a <c>Location</c> or a length that Kestrel would refuse.
 /// </summary>
+/// <remarks>
+/// It counts what a client holds open: <see cref="OpenSockets"/>, and at every accept the connections still open,
+/// counting only those that have not reached their end (<see cref="MaxOpenAtAccept"/>). A client closes a connection
+/// before it opens the next one, but the server learns of a close only when it reads: so at each accept it asks each
+/// other socket whether its end (FIN or reset) has arrived, instead of trusting its own bookkeeping.
+/// </remarks>
 public sealed class FaultServer : IAsyncDisposable
 {
     public const string ResetDuringHeaders = "reset-headers";
@@ -23,18 +31,49 @@ public sealed class FaultServer : IAsyncDisposable
     public const string GarbageStatusLine = "garbage-status";
     public const string NeverAnswers = "never-answers";
 
-    // Bounds on what the server sends, so that a client that failed to stop cannot make a test run forever.
+    /// <summary><c>/bytes?size=N</c>: a body of N bytes with its Content-Length; the connection stays open.</summary>
+    public const string Bytes = "bytes";
+
+    /// <summary>
+    /// <c>/stalled-body?size=N</c>: declares N bytes, sends 16 KiB of them, then sends nothing more until the client
+    /// closes: a client that waits for the rest (a drain) holds the connection open.
+    /// </summary>
+    public const string StalledBody = "stalled-body";
+
+    /// <summary>
+    /// <c>/redirect?location=L&amp;status=S</c>: a redirect to L sent exactly as given (even unparsable); to <c>/ok</c>
+    /// when no location is given.
+    /// </summary>
+    public const string Redirect = "redirect";
+
+    /// <summary><c>/ok</c>: a 2-byte body, <c>ok</c>.</summary>
+    public const string Ok = "ok";
+
+    /// <summary>
+    /// <c>/stale</c>: answers the first request of a connection, and closes the connection without an answer when a
+    /// second one arrives on it, as a server does with a kept-alive connection it has just dropped.
+    /// </summary>
+    public const string StaleOnSecondRequest = "stale";
+
+    // Bounds on what the server sends and reads, so that a client that failed to stop cannot make a test run forever.
     private const int MaxEndlessBytes = 256 * 1024 * 1024;
+    private const int MaxRequestsPerConnection = 10_000;
+    private const int SolTcp = 6;
+    private const int TcpInfo = 11;
+    private const byte TcpEstablished = 1;
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _connections = [];
+    private readonly List<Socket> _sockets = [];
+    private readonly List<string> _heads = [];
     private readonly Task _accepting;
     private readonly object _sync = new();
     private readonly TaskCompletionSource _requestReceived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _allClosed;
-    private int _open;
     private int _accepted;
+    private int _requests;
+    private int _maxOpenAtAccept;
 
     public FaultServer()
     {
@@ -42,9 +81,28 @@ public sealed class FaultServer : IAsyncDisposable
         _accepting = AcceptAsync();
     }
 
-    public Uri Url(string fault) => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/{fault}");
+    public Uri BaseAddress => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+
+    public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
 
     public int AcceptedConnections => Volatile.Read(ref _accepted);
+
+    public int RequestsReceived => Volatile.Read(ref _requests);
+
+    /// <summary>Every request head as it came off the wire, in arrival order: what Kestrel would have parsed (or refused) first.</summary>
+    public IReadOnlyList<string> Heads
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return [.. _heads];
+            }
+        }
+    }
+
+    /// <summary>The most connections open at once, counted at each accept (the new one and those not yet ended).</summary>
+    public int MaxOpenAtAccept => Volatile.Read(ref _maxOpenAtAccept);
 
     public int OpenSockets
     {
@@ -52,7 +110,7 @@ public sealed class FaultServer : IAsyncDisposable
         {
             lock (_sync)
             {
-                return _open;
+                return _sockets.Count;
             }
         }
     }
@@ -65,7 +123,7 @@ public sealed class FaultServer : IAsyncDisposable
     {
         lock (_sync)
         {
-            if (_open == 0)
+            if (_sockets.Count == 0)
             {
                 return Task.CompletedTask;
             }
@@ -104,11 +162,50 @@ public sealed class FaultServer : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _accepted);
+
+            // Headers and body go out in separate writes: without this, Nagle's algorithm holds the second until the
+            // client's delayed ACK (40 ms), and a keep-alive client waits for nothing.
+            socket.NoDelay = true;
             lock (_sync)
             {
-                _open++;
+                // A connection the client gave up while connecting arrives here already ended: it does not count.
+                var open = HasEnded(socket) ? 0 : 1;
+                foreach (var other in _sockets)
+                {
+                    if (!HasEnded(other))
+                    {
+                        open++;
+                    }
+                }
+
+                _maxOpenAtAccept = Math.Max(_maxOpenAtAccept, open);
+                _sockets.Add(socket);
                 _connections.Add(ServeAsync(socket));
             }
+        }
+    }
+
+    /// <summary>
+    /// True when the peer's FIN or reset has arrived, even behind data the server has not read yet (a request the
+    /// client sent, then gave up on): the TCP state says so (Linux's TCP_INFO); elsewhere, readable with nothing to read.
+    /// </summary>
+    private static bool HasEnded(Socket socket)
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                // struct tcp_info starts with tcpi_state; ESTABLISHED is 1, anything else here means the peer ended it.
+                Span<byte> info = stackalloc byte[8];
+                socket.GetRawSocketOption(SolTcp, TcpInfo, info);
+                return info[0] != TcpEstablished;
+            }
+
+            return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return true;
         }
     }
 
@@ -116,15 +213,29 @@ public sealed class FaultServer : IAsyncDisposable
     {
         try
         {
-            var head = await ReadRequestHeadAsync(socket);
-            if (head is not null)
+            var reader = new RequestReader(socket);
+            for (var index = 0; index < MaxRequestsPerConnection; index++)
             {
+                var request = await reader.ReadAsync(_stop.Token);
+                if (request is null)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref _requests);
+                lock (_sync)
+                {
+                    _heads.Add(request.Head);
+                }
+
                 _requestReceived.TrySetResult();
-                var path = head.Split(' ', 3) is [_, var target, ..] ? target.TrimStart('/') : string.Empty;
-                await MisbehaveAsync(socket, path);
+                if (!await AnswerAsync(socket, request, index))
+                {
+                    return;
+                }
             }
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             // The client went away, which is what most faults end with.
         }
@@ -133,7 +244,8 @@ public sealed class FaultServer : IAsyncDisposable
             socket.Dispose();
             lock (_sync)
             {
-                if (--_open == 0)
+                _sockets.Remove(socket);
+                if (_sockets.Count == 0)
                 {
                     _allClosed?.TrySetResult();
                     _allClosed = null;
@@ -142,9 +254,51 @@ public sealed class FaultServer : IAsyncDisposable
         }
     }
 
-    private async Task MisbehaveAsync(Socket socket, string fault)
+    /// <returns>True when the connection stays open for another request.</returns>
+    private async Task<bool> AnswerAsync(Socket socket, Request request, int index)
     {
         var token = _stop.Token;
+        switch (request.Path)
+        {
+            case Ok:
+                await SendAsync(socket, request.Answer("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n", "ok"));
+                return true;
+            case Bytes:
+                var size = int.Parse(request.Query("size") ?? "0", CultureInfo.InvariantCulture);
+                await SendAsync(socket, $"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n");
+                if (!request.IsHead)
+                {
+                    var chunk = new byte[Math.Min(size, 16384)];
+                    Array.Fill(chunk, (byte)'x');
+                    for (var sent = 0; sent < size; sent += chunk.Length)
+                    {
+                        await socket.SendAsync(chunk.AsMemory(0, Math.Min(chunk.Length, size - sent)), token);
+                    }
+                }
+
+                return true;
+            case StalledBody:
+                await SendAsync(socket, $"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {request.Query("size")}\r\n\r\n");
+                await socket.SendAsync(new byte[16384], token);
+                await DrainUntilClosedAsync(socket, token);
+                return false;
+            case Redirect:
+                var status = request.Query("status") ?? "302";
+                await SendAsync(socket, $"HTTP/1.1 {status} Redirect\r\nLocation: {request.Query("location") ?? "/" + Ok}\r\nContent-Length: 0\r\n\r\n");
+                return true;
+            case StaleOnSecondRequest when index == 1:
+                return false; // a kept-alive connection closed by the server just as the client reused it
+            case StaleOnSecondRequest:
+                await SendAsync(socket, request.Answer("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n", "ok"));
+                return true;
+            default:
+                await MisbehaveAsync(socket, request.Path, token);
+                return false;
+        }
+    }
+
+    private static async Task MisbehaveAsync(Socket socket, string fault, CancellationToken token)
+    {
         switch (fault)
         {
             case ResetDuringHeaders:
@@ -204,29 +358,6 @@ public sealed class FaultServer : IAsyncDisposable
         }
     }
 
-    private static async Task<string?> ReadRequestHeadAsync(Socket socket)
-    {
-        var received = new StringBuilder();
-        var buffer = new byte[4096];
-        while (received.Length < 64 * 1024)
-        {
-            var read = await socket.ReceiveAsync(buffer);
-            if (read == 0)
-            {
-                return null;
-            }
-
-            received.Append(Encoding.Latin1.GetString(buffer, 0, read));
-            var text = received.ToString();
-            if (text.Contains("\r\n\r\n", StringComparison.Ordinal))
-            {
-                return text;
-            }
-        }
-
-        return null;
-    }
-
     private static Task<int> SendAsync(Socket socket, string text) => socket.SendAsync(Encoding.Latin1.GetBytes(text));
 
     private static async Task SendForeverAsync(Socket socket, byte[] chunk, CancellationToken token)
@@ -264,5 +395,86 @@ public sealed class FaultServer : IAsyncDisposable
     {
         socket.LingerState = new LingerOption(true, 0);
         socket.Close();
+    }
+
+    /// <summary>A request as the server read it: the head's method and target, and its Content-Length body skipped.</summary>
+    private sealed record Request(string Method, string Path, string QueryString, string Head)
+    {
+        public bool IsHead => Method == "HEAD";
+
+        public string? Query(string name)
+        {
+            foreach (var pair in QueryString.Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                if (equals > 0 && pair[..equals] == name)
+                {
+                    return Uri.UnescapeDataString(pair[(equals + 1)..]);
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>The response head, and its body unless the request is a HEAD.</summary>
+        public string Answer(string head, string body) => IsHead ? head : head + body;
+    }
+
+    /// <summary>Reads requests off one connection, keeping what arrives beyond one request for the next.</summary>
+    private sealed class RequestReader(Socket socket)
+    {
+        private const int MaxHead = 64 * 1024;
+        private readonly byte[] _buffer = new byte[16384];
+        private readonly StringBuilder _pending = new();
+
+        public async Task<Request?> ReadAsync(CancellationToken token)
+        {
+            int headEnd;
+            while ((headEnd = _pending.ToString().IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0)
+            {
+                if (_pending.Length > MaxHead || !await FillAsync(token))
+                {
+                    return null;
+                }
+            }
+
+            var head = _pending.ToString(0, headEnd);
+            var length = 0;
+            foreach (var line in head.Split("\r\n"))
+            {
+                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                {
+                    length = int.Parse(line[15..].Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+
+            while (_pending.Length < headEnd + 4 + length)
+            {
+                if (!await FillAsync(token))
+                {
+                    return null;
+                }
+            }
+
+            _pending.Remove(0, headEnd + 4 + length);
+            var parts = head.Split(' ', 3);
+            var target = parts.Length > 1 ? parts[1].TrimStart('/') : string.Empty;
+            var question = target.IndexOf('?', StringComparison.Ordinal);
+            return question < 0
+                ? new Request(parts[0], target, string.Empty, head)
+                : new Request(parts[0], target[..question], target[(question + 1)..], head);
+        }
+
+        private async Task<bool> FillAsync(CancellationToken token)
+        {
+            var read = await socket.ReceiveAsync(_buffer, token);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            _pending.Append(Encoding.Latin1.GetString(_buffer, 0, read));
+            return true;
+        }
     }
 }

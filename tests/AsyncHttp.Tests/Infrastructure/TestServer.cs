@@ -108,7 +108,7 @@ public sealed class TestServer : IAsyncDisposable
     private void Map(WebApplication app)
     {
         app.MapGet("/ok", () => "hello");
-        app.MapGet("/status/{code:int}", (int code) => Results.StatusCode(code));
+        app.MapMethods("/status/{code:int}", ["GET", "HEAD"], (int code) => Results.StatusCode(code));
         app.MapMethods("/big", ["GET", "HEAD"], (int size) => Results.Bytes(new byte[size], "application/octet-stream"));
         app.MapGet("/echo/{**rest}", (HttpRequest request) => request.Path + request.QueryString);
         app.MapGet("/headers", (HttpRequest request) =>

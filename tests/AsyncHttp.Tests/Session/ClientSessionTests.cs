@@ -228,11 +228,7 @@ public sealed class ClientSessionTests : IAsyncLifetime
         await DropResponseAsync(session, _server.Url("big?size=100000&token=secret"));
         Assert.Equal(1, session.Connector.Stats.InUse);
 
-        for (var i = 0; i < 5 && session.Connector.Stats.InUse != 0; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
+        await Collector.UntilIdleAsync(session);
 
         Assert.Equal(0, session.Connector.Stats.InUse);
         var warning = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning);

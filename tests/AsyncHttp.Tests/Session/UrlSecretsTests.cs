@@ -44,7 +44,7 @@ public sealed class UrlSecretsTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_UserInfoInTheUrl_BecomesBasicAuthorizationAndIsKeptNowhere()
     {
-        await using var raw = new RawHttpServer { CloseOnSecondRequest = false };
+        await using var raw = new FaultServer();
         var logs = new CapturingLoggerProvider();
         var events = new ConcurrentQueue<ClientTraceEvent>();
         var trace = new ClientTrace
@@ -79,7 +79,7 @@ public sealed class UrlSecretsTests : IAsyncLifetime
         Assert.Equal(2, raw.Heads.Count);
         Assert.All(raw.Heads, head => Assert.Contains($"\r\nAuthorization: {basic}\r\n", head, StringComparison.Ordinal));
         Assert.Equal(string.Empty, response.Url.UserInfo);
-        Assert.Equal("/landed", response.Url.AbsolutePath);
+        Assert.Equal("/ok", response.Url.AbsolutePath);
         var hop = Assert.Single(response.History);
         Assert.Equal(string.Empty, hop.Url.UserInfo);
         Assert.Equal(string.Empty, hop.Location.UserInfo);

@@ -28,15 +28,15 @@ public sealed class HeaderGuardTests
     [MemberData(nameof(Injections))]
     public async Task SendAsync_HeaderValueWithCrLfOrNul_IsRejectedBeforeAnythingIsSent(string where, string value)
     {
-        await using var server = new RawHttpServer { CloseOnSecondRequest = false };
+        await using var server = new FaultServer();
         Func<DelegatingHandler>[] middlewares = where switch
         {
-            "middleware" => [() => new InjectingHandler("X-Evil", value, onPath: "/target")],
-            "middleware-on-redirect-hop" => [() => new InjectingHandler("X-Evil", value, onPath: "/landed")],
+            "middleware" => [() => new InjectingHandler("X-Evil", value, onPath: "/ok")],
+            "middleware-on-redirect-hop" => [() => new InjectingHandler("X-Evil", value, onPath: "/ok")],
             _ => [],
         };
         await using var session = new ClientSession("guarded", new ClientSessionOptions { Limit = 1 }, middlewares: middlewares);
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.BaseAddress, where == "middleware-on-redirect-hop" ? "redirect" : "target"))
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.BaseAddress, where == "middleware-on-redirect-hop" ? "redirect" : FaultServer.Ok))
         {
             Content = new StringContent("body"),
         };
@@ -66,14 +66,14 @@ public sealed class HeaderGuardTests
         Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
 
         // The slot of the refused request came back: with Limit 1, a clean request goes through at once.
-        await using var clean = await session.GetAsync(new Uri(server.BaseAddress, "clean")).WaitAsync(TestServer.Patience);
-        Assert.Equal("ok", await clean.ReadAsStringAsync());
+        await using var clean = await session.GetAsync(new Uri(server.BaseAddress, $"{FaultServer.Bytes}?size=2")).WaitAsync(TestServer.Patience);
+        Assert.Equal("xx", await clean.ReadAsStringAsync());
     }
 
     [Fact]
     public async Task SendAsync_InjectionBelowARetryMiddleware_IsNotRetried()
     {
-        await using var server = new RawHttpServer { CloseOnSecondRequest = false };
+        await using var server = new FaultServer();
         var retries = 0;
         var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage>()
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
@@ -93,7 +93,7 @@ public sealed class HeaderGuardTests
             "guarded",
             middlewares: [() => new RetryHandler(pipeline), () => new InjectingHandler("X-Evil", "v\r\nX-Injected: 1", onPath: null)]);
 
-        await Assert.ThrowsAsync<ArgumentException>(() => session.GetAsync(new Uri(server.BaseAddress, "target")).WaitAsync(TestServer.Patience));
+        await Assert.ThrowsAsync<ArgumentException>(() => session.GetAsync(new Uri(server.BaseAddress, FaultServer.Ok)).WaitAsync(TestServer.Patience));
 
         Assert.Equal(0, retries);
         Assert.Equal(0, server.AcceptedConnections);
@@ -103,9 +103,9 @@ public sealed class HeaderGuardTests
     [Fact]
     public async Task SendAsync_OrdinaryHeadersOnRequestAndContent_AreSentUntouched()
     {
-        await using var server = new RawHttpServer { CloseOnSecondRequest = false };
+        await using var server = new FaultServer();
         await using var session = new ClientSession("guarded", middlewares: [() => new InjectingHandler("X-Signed", "sig=1; tab\tkept", onPath: null)]);
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(server.BaseAddress, "target")) { Content = new StringContent("body") };
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(server.BaseAddress, FaultServer.Ok)) { Content = new StringContent("body") };
         request.Headers.TryAddWithoutValidation("X-Many", ["a", "b"]);
         request.Headers.Accept.ParseAdd("text/plain");
         request.Content.Headers.ContentLanguage.Add("en");

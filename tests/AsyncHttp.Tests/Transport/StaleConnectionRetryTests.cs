@@ -15,14 +15,14 @@ public sealed class StaleConnectionRetryTests
     [InlineData("DELETE")]
     public async Task Idempotent_OnAConnectionTheServerJustClosed_IsRetriedOnceOnAFreshConnection(string method)
     {
-        await using var server = new RawHttpServer();
+        await using var server = new FaultServer();
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
-        await using (var first = await session.SendAsync(new HttpMethod(method), server.BaseAddress))
+        await using (var first = await session.SendAsync(new HttpMethod(method), server.Url(FaultServer.StaleOnSecondRequest)))
         {
             await first.ReadAsBytesAsync();
         }
 
-        await using var second = await session.SendAsync(new HttpMethod(method), server.BaseAddress).WaitAsync(TestServer.Patience);
+        await using var second = await session.SendAsync(new HttpMethod(method), server.Url(FaultServer.StaleOnSecondRequest)).WaitAsync(TestServer.Patience);
 
         Assert.Equal(200, second.Status);
         Assert.Equal(2, server.AcceptedConnections);
@@ -33,11 +33,11 @@ public sealed class StaleConnectionRetryTests
     [Fact]
     public async Task PutWithBody_OnAConnectionTheServerJustClosed_IsRetriedWithItsBody()
     {
-        await using var server = new RawHttpServer();
+        await using var server = new FaultServer();
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
-        (await session.PutAsync(server.BaseAddress.AbsoluteUri, new StringContent("one"))).Dispose();
+        (await session.PutAsync(server.Url(FaultServer.StaleOnSecondRequest).AbsoluteUri, new StringContent("one"))).Dispose();
 
-        await using var second = await session.PutAsync(server.BaseAddress.AbsoluteUri, new StringContent("two")).WaitAsync(TestServer.Patience);
+        await using var second = await session.PutAsync(server.Url(FaultServer.StaleOnSecondRequest).AbsoluteUri, new StringContent("two")).WaitAsync(TestServer.Patience);
 
         Assert.Equal(200, second.Status);
         Assert.Equal(2, server.AcceptedConnections);
@@ -47,14 +47,14 @@ public sealed class StaleConnectionRetryTests
     [Fact]
     public async Task Post_OnAConnectionTheServerJustClosed_IsNotRetried()
     {
-        await using var server = new RawHttpServer();
+        await using var server = new FaultServer();
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
-        await using (var first = await session.PostAsync(server.BaseAddress.AbsoluteUri, new StringContent("one")))
+        await using (var first = await session.PostAsync(server.Url(FaultServer.StaleOnSecondRequest).AbsoluteUri, new StringContent("one")))
         {
             await first.ReadAsBytesAsync();
         }
 
-        await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.PostAsync(server.BaseAddress.AbsoluteUri, new StringContent("two")).WaitAsync(TestServer.Patience));
+        await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.PostAsync(server.Url(FaultServer.StaleOnSecondRequest).AbsoluteUri, new StringContent("two")).WaitAsync(TestServer.Patience));
 
         Assert.Equal(1, server.AcceptedConnections);
         Assert.Equal(2, server.RequestsReceived);

@@ -1,8 +1,8 @@
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The slots and the waiters of one host. Every field is guarded by the connector's lock. The object doubles as the
-/// lease a request holds: releasing a slot names the host it was taken from.
+/// The slots and the waiters of one host. Every field is guarded by the connector's lock. A request never holds a
+/// host directly: it holds a <see cref="Connector.SlotLease"/>, which alone gives the slot back.
 /// </summary>
 internal sealed class HostState(Connector connector, HostKey key)
 {
@@ -15,13 +15,16 @@ internal sealed class HostState(Connector connector, HostKey key)
 
     public int OpenConnections;
 
+    /// <summary>Connects waiting for a connection to this host to close (rare: only while one is closing).</summary>
+    public Queue<TaskCompletionSource>? ConnectionWaiters;
+
     public int WaiterCount;
 
     public Waiter? Head;
 
     public Waiter? Tail;
 
-    public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0;
+    public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0 && ConnectionWaiters is not { Count: > 0 };
 
     /// <summary>True while <paramref name="waiter"/> is linked in this host's queue.</summary>
     public bool Holds(Waiter waiter) => waiter.Prev is not null || ReferenceEquals(Head, waiter);

@@ -4,11 +4,12 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// One request waiting in the connector's queue: a node of its host's queue and the value-task source its caller
-/// awaits. One allocation per queued request and none for a request admitted at once.
+/// awaits, completed with the lease of the slot it was granted. One allocation per queued request and none for a
+/// request admitted at once.
 /// </summary>
-internal sealed class Waiter : DeadlineNode, IValueTaskSource<HostState>
+internal sealed class Waiter : DeadlineNode, IValueTaskSource<Connector.SlotLease>
 {
-    private ManualResetValueTaskSourceCore<HostState> _core;
+    private ManualResetValueTaskSourceCore<Connector.SlotLease> _core;
     private CancellationTokenRegistration _registration;
 
     public Waiter(HostState host, long sequence)
@@ -42,21 +43,21 @@ internal sealed class Waiter : DeadlineNode, IValueTaskSource<HostState>
     }
 
     /// <summary>Completes the wait with a slot. Called under the connector's lock, once the waiter is unlinked.</summary>
-    public void Grant() => _core.SetResult(Host);
+    public void Grant(Connector.SlotLease lease) => _core.SetResult(lease);
 
     /// <summary>Fails the wait. Called once the waiter is unlinked.</summary>
     public void Fail(Exception exception) => _core.SetException(exception);
 
     private void OnCanceled(CancellationToken token)
     {
-        // Only a waiter still in the queue is removed; one already granted keeps its slot and its owner releases it.
+        // Only a waiter still in the queue is removed; one already granted keeps its lease and its owner releases it.
         if (Host.Connector.TryRemoveWaiter(this))
         {
             Fail(new OperationCanceledException(token));
         }
     }
 
-    public HostState GetResult(short token)
+    public Connector.SlotLease GetResult(short token)
     {
         _registration.Dispose();
         return _core.GetResult(token);

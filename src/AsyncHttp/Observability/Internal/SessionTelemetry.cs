@@ -29,6 +29,13 @@ internal sealed partial class SessionTelemetry
 
     public ClientMetrics Metrics { get; }
 
+    /// <summary>
+    /// True when someone would see a queue wait: a trace callback, a span listener, the queue-duration histogram or a
+    /// debug log. When no one would, a queued request is awaited without a state machine of its own for the telemetry.
+    /// </summary>
+    public bool ObservesQueue
+        => _traces.Length > 0 || ActivitySource.HasListeners() || Metrics.QueueDuration.Enabled || Logger.IsEnabled(LogLevel.Debug);
+
     public void Trace(TraceEventKind kind, HttpMethod? method = null, Uri? url = null, string? host = null, int? status = null, Exception? exception = null, TimeSpan? elapsed = null)
     {
         if (_traces.Length == 0)

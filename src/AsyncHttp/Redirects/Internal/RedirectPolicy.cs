@@ -9,6 +9,7 @@ internal static class RedirectPolicy
     /// The Location of a redirect response resolved against its URL, without user info, or null when it is not one to
     /// follow.
     /// </summary>
+    /// <exception cref="ClientException">The Location is not a URL (the server's answer is invalid).</exception>
     public static Uri? GetLocation(HttpRequestMessage request, HttpResponseMessage response)
     {
         if (response.StatusCode is not (HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
@@ -23,9 +24,17 @@ internal static class RedirectPolicy
             return null;
         }
 
+        if (!location.IsAbsoluteUri && !Uri.TryCreate(request.RequestUri!, location, out location))
+        {
+            // The value is not shown: it cannot be parsed, so it cannot be redacted either.
+            throw new ClientException(
+                $"The server answered {(int)response.StatusCode} to {UrlRedaction.Redact(request.RequestUri)} with a redirect whose Location is not a valid URL.",
+                null,
+                HttpRequestError.InvalidResponse);
+        }
+
         // Credentials a server wrote into a Location are dropped, not sent: no URL the session keeps holds them.
-        var target = location.IsAbsoluteUri ? location : new Uri(request.RequestUri!, location);
-        return target.Scheme == Uri.UriSchemeHttp || target.Scheme == Uri.UriSchemeHttps ? UrlResolution.WithoutUserInfo(target) : null;
+        return location.Scheme == Uri.UriSchemeHttp || location.Scheme == Uri.UriSchemeHttps ? UrlResolution.WithoutUserInfo(location) : null;
     }
 
     /// <summary>

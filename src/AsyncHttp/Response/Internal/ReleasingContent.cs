@@ -5,24 +5,41 @@ namespace AsyncHttp.Internal;
 /// <summary>
 /// The response content as middlewares see it: the transport's content, whose stream gives the slot back at the end
 /// of the body, and whose disposal gives it back if the body was not read. A session without middlewares reads the
-/// transport's content through its <see cref="SlotLease"/> directly, unless the body is decoded.
+/// transport's content through its lease directly, unless the body is decoded.
 /// </summary>
+/// <remarks>
+/// Whoever holds this content (a middleware, or a caller of a handler) may drop it: it is the body's guard, so when it
+/// and every stream it opened are unreachable, the collector reclaims the slot and the session says so. The request
+/// keeps the lease, never this object, so the guard is not kept alive by the session itself.
+/// </remarks>
 internal sealed class ReleasingContent : HttpContent
 {
-    private readonly SlotLease _lease;
+    private readonly Connector.SlotLease _lease;
+    private readonly RequestContext? _context;
     private readonly string? _encoding;
     private readonly long _maxDecodedSize;
+    private readonly long? _declaredLength;
+    private readonly bool _bodiless;
 
-    /// <param name="lease">The slot and the transport's content.</param>
+    /// <param name="lease">The slot; its body is the transport's content.</param>
+    /// <param name="context">The request, which reads with its timeouts and is told of a leak.</param>
     /// <param name="encoding">The content coding to decode, if any.</param>
     /// <param name="maxDecodedSize">The largest decoded body.</param>
-    public ReleasingContent(SlotLease lease, string? encoding, long maxDecodedSize)
+    /// <param name="bodiless">
+    /// The response has no body (a HEAD, 204 or 304 response, or an empty one): its slot went back with the headers,
+    /// and its stream is empty.
+    /// </param>
+    public ReleasingContent(Connector.SlotLease lease, RequestContext? context, string? encoding, long maxDecodedSize, bool bodiless = false)
     {
+        _bodiless = bodiless;
         _lease = lease;
+        _context = context;
         _encoding = encoding;
         _maxDecodedSize = maxDecodedSize;
+        var transport = lease.Body!;
         var decoded = encoding is not null;
-        foreach (var header in lease.Body.Headers.NonValidated)
+        _declaredLength = decoded ? null : transport.Headers.ContentLength;
+        foreach (var header in transport.Headers.NonValidated)
         {
             // A decoded body no longer has the encoding or the length the server declared.
             if (decoded
@@ -44,13 +61,30 @@ internal sealed class ReleasingContent : HttpContent
         }
     }
 
-    public SlotLease Lease => _lease;
+    /// <summary>Reclaims the slot of a content dropped without being read to its end or disposed.</summary>
+    ~ReleasingContent()
+    {
+        if (_lease.IsReleased)
+        {
+            return;
+        }
+
+        if (_context is { } context)
+        {
+            context.Session.OnResponseLeaked(context.Method ?? HttpMethod.Get, context.Url);
+        }
+
+        // Closing the connection is I/O: keep it off the finalizer thread.
+        ThreadPool.UnsafeQueueUserWorkItem(static lease => lease.Release(), _lease, preferLocal: false);
+    }
+
+    public Connector.SlotLease Lease => _lease;
 
     /// <summary>
     /// The body length the server declared, as the transport already parsed it (reading it from the copied headers
     /// would parse it again); none for a body decoded here.
     /// </summary>
-    public long? DeclaredLength => _encoding is null ? _lease.DeclaredLength : null;
+    public long? DeclaredLength => _declaredLength;
 
     /// <summary>Detects the content coding of a transport's response that the session decodes, if any.</summary>
     public static string? DecodedEncoding(HttpContent body, long? maxDecodedSize)
@@ -60,16 +94,17 @@ internal sealed class ReleasingContent : HttpContent
             : null;
 
     protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-        => Wrap(await _lease.Body.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        => _bodiless ? Stream.Null : Wrap(await _lease.Body!.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
     protected override Stream CreateContentReadStream(CancellationToken cancellationToken)
-        => Wrap(_lease.Body.ReadAsStream(cancellationToken));
+        => _bodiless ? Stream.Null : Wrap(_lease.Body!.ReadAsStream(cancellationToken));
 
     private Stream Wrap(Stream transport)
     {
-        var body = _lease.Wrap(transport);
+        // The stream keeps this content reachable: a caller that keeps only the stream keeps the slot.
+        var body = new ReleasingStream(transport, _lease, _context, _declaredLength, owner: this);
         return _encoding is null ? body : new DecodingStream(body, _encoding, _maxDecodedSize);
     }
 
@@ -88,15 +123,14 @@ internal sealed class ReleasingContent : HttpContent
     protected override bool TryComputeLength(out long length)
     {
         length = 0;
-        return false;
+        return _bodiless;
     }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            // The transport drains or closes the connection first, so the next admitted request finds it settled.
-            _lease.Body.Dispose();
+            // HttpContent.Dispose() suppresses the finalizer. The lease closes the transport's content first, so the next admitted request finds the connection settled.
             _lease.Release();
         }
 

@@ -6,22 +6,32 @@ namespace AsyncHttp.Internal;
 /// body, on a failed read, or on dispose. A body with a declared length ends with its last byte: the transport
 /// has given the connection back by then, and no read of nothing is needed to find the end.
 /// </summary>
-internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyStream
+/// <param name="inner">The transport's body stream.</param>
+/// <param name="lease">The slot the body holds.</param>
+/// <param name="context">The request, whose timeouts and cancellation the reads obey; null for a middleware's own message.</param>
+/// <param name="declaredLength">The length the server declared, if it did.</param>
+/// <param name="owner">
+/// The object that handed this stream out and guards the slot against a leak (a <see cref="ClientResponse"/> or a
+/// <see cref="ReleasingContent"/>): kept reachable while the stream is, so the collector never reclaims a body that
+/// is still being read.
+/// </param>
+internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, RequestContext? context, long? declaredLength, object? owner) : ReadOnlyStream
 {
-    private readonly RequestContext? _context = lease.Context;
-
     // Bytes of the declared length still to come; -1 when the length is not known.
-    private long _remaining = lease.DeclaredLength ?? -1;
+    private long _remaining = declaredLength ?? -1;
+    private bool _ended;
+
+    /// <summary>The guard this stream keeps reachable; see the constructor.</summary>
+    public object? Owner { get; set; } = owner;
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (lease.IsReleased)
         {
-            // After the end of the body there is nothing more; after a dispose the inner stream says so.
-            return inner.ReadAsync(buffer, cancellationToken);
+            return ReadAfterRelease(cancellationToken);
         }
 
-        if (_context is not { } context)
+        if (context is null)
         {
             return ReadReleasingAsync(buffer, cancellationToken);
         }
@@ -96,15 +106,29 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyS
         }
     }
 
+    /// <summary>
+    /// A read once the slot went back: nothing more after the end of the body (a decoder may ask after its own end);
+    /// what interrupted the request (a timeout, a cancellation, the session's close), or a dispose, otherwise. Never
+    /// an empty read that would pass a cut body off as whole.
+    /// </summary>
+    private ValueTask<int> ReadAfterRelease(CancellationToken cancellationToken)
+    {
+        if (_ended)
+        {
+            return new ValueTask<int>(0);
+        }
+
+        return ValueTask.FromException<int>(context is { IsInterrupted: true }
+            ? context.Translate(new OperationCanceledException(context.Token), inBody: true, cancellationToken)
+            : new ObjectDisposedException(nameof(ClientResponse), "The response was released before its body was read to the end."));
+    }
+
     /// <summary>Counts a read, giving the slot back at the end of the body.</summary>
     private int Count(int read, Memory<byte> buffer)
     {
-        if (_remaining > 0 && (_remaining -= read) == 0)
+        if ((_remaining > 0 && (_remaining -= read) == 0) || (read == 0 && !buffer.IsEmpty))
         {
-            lease.Release();
-        }
-        else if (read == 0 && !buffer.IsEmpty)
-        {
+            _ended = true;
             lease.Release();
         }
 
@@ -130,6 +154,7 @@ internal sealed class ReleasingStream(Stream inner, SlotLease lease) : ReadOnlyS
         {
             inner.Dispose();
             lease.Release();
+            Owner = null;
         }
 
         base.Dispose(disposing);

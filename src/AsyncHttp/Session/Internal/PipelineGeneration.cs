@@ -4,29 +4,35 @@ namespace AsyncHttp.Internal;
 /// One built pipeline (middlewares, admission, transport) and the count of requests using it. A reload that needs a
 /// new transport retires the old generation, which is disposed once its last request is released.
 /// </summary>
-/// <param name="invoker">The whole chain: middlewares, admission, transport.</param>
-/// <param name="admission">The admission stage of the chain.</param>
-/// <param name="transport">The transport at the bottom of the chain, which the chain disposes.</param>
-/// <param name="admitsFirst">True when no middleware runs before admission.</param>
-internal sealed class PipelineGeneration(HttpMessageInvoker invoker, AdmissionHandler admission, HttpMessageHandler transport, bool admitsFirst)
+internal sealed class PipelineGeneration
 {
+    private readonly HttpMessageHandler _transport;
     private int _active;
     private int _retired;
     private int _disposed;
 
-    public HttpMessageInvoker Invoker => invoker;
+    /// <param name="admission">The one admission path, which sends through the transport.</param>
+    /// <param name="transport">The transport at the bottom, disposed with the generation.</param>
+    /// <param name="middlewares">The chain of middlewares above admission, outermost first; null when there are none.</param>
+    public PipelineGeneration(Admission admission, HttpMessageHandler transport, HttpMessageInvoker? middlewares)
+    {
+        Admission = admission;
+        _transport = transport;
+        Middlewares = middlewares;
+    }
 
-    public AdmissionHandler Admission => admission;
-
-    /// <summary>The transport alone, for a request the session admitted itself.</summary>
-    public HttpMessageInvoker Transport { get; } = new(transport, disposeHandler: false);
+    public Admission Admission { get; }
 
     /// <summary>
-    /// True when no middleware runs before admission: the session can then queue a request before building it.
+    /// The middlewares, ending in admission; null when the session has none: the session then admits each hop itself,
+    /// and can queue a request before building it.
     /// </summary>
-    public bool AdmitsFirst => admitsFirst;
+    public HttpMessageInvoker? Middlewares { get; }
 
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>True once a reload built a newer generation: new requests go there.</summary>
+    public bool IsRetired => Volatile.Read(ref _retired) != 0;
 
     public void Enter() => Interlocked.Increment(ref _active);
 
@@ -51,7 +57,8 @@ internal sealed class PipelineGeneration(HttpMessageInvoker invoker, AdmissionHa
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            invoker.Dispose();
+            Middlewares?.Dispose();
+            _transport.Dispose();
         }
     }
 }

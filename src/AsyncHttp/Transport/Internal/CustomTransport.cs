@@ -4,7 +4,7 @@ namespace AsyncHttp.Internal;
 internal static class CustomTransport
 {
     /// <summary>The handler of the options' transport factory; null when there is none.</summary>
-    public static HttpMessageHandler? Create(ClientSessionOptions options, string sessionName, TimeProvider time)
+    public static HttpMessageHandler? Create(TransportSettings options, string sessionName, TimeProvider time)
     {
         if (options.TransportFactory is not { } factory)
         {

@@ -11,7 +11,7 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal static class Transport
 {
-    public static HttpMessageHandler Create(ClientSessionOptions options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
+    public static HttpMessageHandler Create(TransportSettings options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
         if (CustomTransport.Create(options, connector.SessionName, time) is { } custom)
         {
@@ -19,12 +19,12 @@ internal static class Transport
         }
 
         var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
-        var sockConnect = options.Timeout.SockConnect;
+        var sockConnect = options.SockConnect;
         var handler = new SocketsHttpHandler
         {
-            // Admission already bounds requests; the handler must never queue below it. No cap taken from the limits:
-            // after a reload raises them, requests admitted from the queue still go through this handler.
-            MaxConnectionsPerServer = int.MaxValue,
+            // Admission bounds requests in flight; this bounds the connections behind them (see ConnectionsPerServerFor).
+            // A reload that changes the limits builds a new transport.
+            MaxConnectionsPerServer = options.ConnectionsPerServer,
             PooledConnectionIdleTimeout = options.ForceClose ? TimeSpan.Zero : options.KeepAliveTimeout,
             PooledConnectionLifetime = options.ForceClose ? TimeSpan.Zero : System.Threading.Timeout.InfiniteTimeSpan,
             AllowAutoRedirect = false,
@@ -33,7 +33,12 @@ internal static class Transport
             // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, telemetry, cancellationToken),
+            // A body not read to its end is closed with its response, as aiohttp closes it, never drained in the
+            // background: a drain would keep the connection open after its slot went back, and the next request would
+            // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the
+            // content disposes the connection at once, unless the rest of the body is already in its buffer.
+            MaxResponseDrainSize = 0,
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options.ConnectionsPerServer, dns, time, sockConnect, telemetry, cancellationToken),
             // The transport's System.Net.Http metrics go to the session's meter factory (the host's), as IHttpClientFactory's do.
             MeterFactory = telemetry.Metrics.MeterFactory,
         };
@@ -55,6 +60,7 @@ internal static class Transport
     private static async ValueTask<Stream> ConnectAsync(
         SocketsHttpConnectionContext context,
         Connector connector,
+        int perServer,
         DnsCache dns,
         TimeProvider time,
         TimeSpan? sockConnect,
@@ -82,10 +88,12 @@ internal static class Transport
             requestContext.CreatedConnection = true;
         }
 
+        await connector.ReserveConnectionAsync(key, perServer, cancellationToken).ConfigureAwait(false);
+        var connected = false;
         var started = time.GetTimestamp();
-        telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
         try
         {
+            telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
             IPAddress[] addresses;
             try
             {
@@ -106,24 +114,25 @@ internal static class Transport
                 {
                     await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
                     var stream = new CountedNetworkStream(socket, connector, key);
+                    connected = true;
                     telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
                     return stream;
                 }
                 catch (OperationCanceledException ex) when (attempt?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
                 {
-                    socket.Dispose();
+                    CountedNetworkStream.Close(socket);
                     last = kind == TimeoutKind.Connect
                         ? new ConnectTimeoutException(requestContext!.Timeout.Connect!.Value, ex)
                         : new SocketConnectTimeoutException(limit!.Value, ex);
                 }
                 catch (SocketException ex)
                 {
-                    socket.Dispose();
+                    CountedNetworkStream.Close(socket);
                     last = new ClientConnectorException($"Cannot connect to {key} ({address}): {ex.Message}", ex);
                 }
                 catch
                 {
-                    socket.Dispose();
+                    CountedNetworkStream.Close(socket);
                     throw;
                 }
             }
@@ -142,6 +151,12 @@ internal static class Transport
         }
         finally
         {
+            if (!connected)
+            {
+                // The connection the room was reserved for was not made: the room goes back.
+                connector.ConnectionClosed(key);
+            }
+
             requestContext?.ConnectEnded();
         }
     }

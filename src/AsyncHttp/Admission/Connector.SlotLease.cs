@@ -1,0 +1,80 @@
+using AsyncHttp.Internal;
+
+namespace AsyncHttp;
+
+public sealed partial class Connector
+{
+    /// <summary>
+    /// A slot of the connector's <see cref="ClientSessionOptions.Limit"/> and of its host's
+    /// <see cref="ClientSessionOptions.LimitPerHost"/>, held by one request hop from admission until release. Only a
+    /// lease gives a slot back, and only once: <see cref="Release"/> is idempotent, as the lease of
+    /// System.Threading.RateLimiting's <c>ConcurrencyLimiter</c> is. Nested in <see cref="Connector"/> so that nothing
+    /// else can give a slot back.
+    /// </summary>
+    /// <remarks>
+    /// Once the hop's response arrives, the lease carries its body: the transport's content, which
+    /// <see cref="Release"/> disposes before the slot goes back. The transport closes a connection whose body was not
+    /// read to its end in that dispose (it keeps no drain in the background), so a slot is never free while its
+    /// connection is still open.
+    /// </remarks>
+    internal sealed class SlotLease
+    {
+        private readonly HostState _host;
+        private HttpContent? _body;
+        private ILeaseObserver? _observer;
+        private int _released;
+
+        public SlotLease(HostState host)
+        {
+            _host = host;
+        }
+
+        /// <summary>The host whose slot this is.</summary>
+        public HostKey Key => _host.Key;
+
+        /// <summary>The transport's response content the slot carries, once the response has arrived.</summary>
+        public HttpContent? Body => _body;
+
+        public bool IsReleased => Volatile.Read(ref _released) != 0;
+
+        /// <summary>Ties the slot to the response's body: a release disposes it first.</summary>
+        public void Carry(HttpContent body) => _body = body;
+
+        /// <summary>Who is told when the slot goes back (the request whose final response this is).</summary>
+        public void Observe(ILeaseObserver observer)
+        {
+            _observer = observer;
+            if (IsReleased)
+            {
+                // Released before anyone watched (a response without a body): tell the observer now. It tolerates twice.
+                observer.OnReleased(this);
+            }
+        }
+
+        /// <summary>
+        /// Closes the body, if the slot carries one, then gives the slot back to the connector, which hands it to the
+        /// oldest eligible waiter. Harmless after the first call.
+        /// </summary>
+        /// <returns>True for the call that gave the slot back.</returns>
+        public bool Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) != 0)
+            {
+                return false;
+            }
+
+            try
+            {
+                // After the end of the body this closes nothing: the transport pooled the connection at its last byte.
+                _body?.Dispose();
+            }
+            finally
+            {
+                _host.Connector.Return(_host);
+                _observer?.OnReleased(this);
+            }
+
+            return true;
+        }
+    }
+}

@@ -1,0 +1,171 @@
+namespace AsyncHttp.Internal;
+
+/// <summary>
+/// The one way a request hop is admitted, whoever sends it: take a slot (at once, or after a wait in the queue), send
+/// the hop on it, and hand the slot to the response, or give it back when the send fails. A session without
+/// middlewares calls it for each hop; with middlewares, <see cref="AdmissionHandler"/>, the innermost handler, does.
+/// </summary>
+internal sealed class Admission
+{
+    private readonly Connector _connector;
+    private readonly HttpMessageInvoker _transport;
+    private readonly long? _maxDecompressedSize;
+    private readonly SessionTelemetry _telemetry;
+    private readonly TimeProvider _time;
+
+    /// <param name="connector">The connector whose slots hops take.</param>
+    /// <param name="transport">The transport: what a hop is sent through once it holds a slot.</param>
+    /// <param name="maxDecompressedSize">Decode compressed bodies up to this size; null leaves them encoded.</param>
+    /// <param name="telemetry">Where queue waits, rejections and connection reuse are reported.</param>
+    /// <param name="time">The clock that times queue waits.</param>
+    public Admission(Connector connector, HttpMessageInvoker transport, long? maxDecompressedSize, SessionTelemetry telemetry, TimeProvider time)
+    {
+        _connector = connector;
+        _transport = transport;
+        _maxDecompressedSize = maxDecompressedSize;
+        _telemetry = telemetry;
+        _time = time;
+    }
+
+    /// <summary>
+    /// Takes a slot for <paramref name="request"/>'s host: at once when one is free and no one waits before it,
+    /// otherwise after a wait in the queue, which is traced, timed and given a span when someone listens.
+    /// </summary>
+    /// <param name="request">The hop to admit.</param>
+    /// <param name="cancellationToken">Takes the hop out of the queue.</param>
+    /// <param name="deadline">When the wait gives up (<see cref="Deadline.InQueue"/>); none when the token carries the timeouts.</param>
+    /// <exception cref="QueueFullException">The queue is full; counted and logged.</exception>
+    public ValueTask<Connector.SlotLease> AcquireAsync(HttpRequestMessage request, CancellationToken cancellationToken, Deadline? deadline = null)
+    {
+        var key = HostKey.From(request.RequestUri!);
+        ValueTask<Connector.SlotLease> acquire;
+        try
+        {
+            acquire = _connector.AcquireAsync(key, cancellationToken, deadline);
+        }
+        catch (QueueFullException)
+        {
+            _telemetry.QueueRejected(request.Method, request.RequestUri!);
+            throw;
+        }
+
+        // Unobserved, a queued hop costs its waiter and nothing more: the wait is awaited by the caller directly.
+        return acquire.IsCompleted || !_telemetry.ObservesQueue ? acquire : WaitInQueueAsync(acquire, key, request);
+    }
+
+    /// <summary>
+    /// Sends a hop that holds <paramref name="lease"/>, and ties the slot to the response's body. When the server
+    /// closed the connection before answering (typically a kept-alive connection it had just dropped), an idempotent
+    /// hop is sent once more, on a fresh connection, with the same slot. When the send fails, the slot goes back.
+    /// </summary>
+    /// <param name="lease">The hop's slot; from here on this method or the response owns it.</param>
+    /// <param name="request">The hop.</param>
+    /// <param name="context">The request the hop belongs to, if the session sent it.</param>
+    /// <param name="wrap">
+    /// Replace the response's content with one whose stream and disposal give the slot back, for any reader (a
+    /// middleware's); otherwise only the lease knows the slot, and the session reads the body through it.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    public async Task<HttpResponseMessage> SendAsync(Connector.SlotLease lease, HttpRequestMessage request, RequestContext? context, bool wrap, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            context?.Holds(lease);
+            context?.Admitted();
+            try
+            {
+                response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (IsRetryable(request, ex, cancellationToken))
+            {
+                response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            if (context is null)
+            {
+                lease.Release();
+            }
+            else
+            {
+                context.ReleaseFailed(lease);
+            }
+
+            throw;
+        }
+
+        return Carry(lease, request, response, context, wrap);
+    }
+
+    /// <summary>
+    /// The server closed the connection before answering: true for an idempotent request (RFC 9110 §9.2.2) that the
+    /// caller still wants, which may then be sent once more.
+    /// </summary>
+    public static bool IsRetryable(HttpRequestMessage request, HttpRequestException exception, CancellationToken cancellationToken)
+        => IsIdempotent(request.Method) && IsClosedBeforeResponse(exception) && !cancellationToken.IsCancellationRequested;
+
+    /// <summary>
+    /// The response now carries the slot: the lease holds its body, a response without a body gives the slot back at
+    /// once (its connection is back in the pool already), and a body to decode, or any body a middleware will see, is
+    /// wrapped so that its readers give the slot back. When a trace callback throws, the slot goes back first.
+    /// </summary>
+    private HttpResponseMessage Carry(Connector.SlotLease lease, HttpRequestMessage request, HttpResponseMessage response, RequestContext? context, bool wrap)
+    {
+        lease.Carry(response.Content);
+        try
+        {
+            if (context is { CreatedConnection: false })
+            {
+                _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, lease.Key.Host);
+            }
+        }
+        catch
+        {
+            lease.Release();
+            response.Dispose();
+            throw;
+        }
+
+        var bodiless = BodyRules.HasNoBody(request.Method, response);
+        var encoding = bodiless ? null : ReleasingContent.DecodedEncoding(response.Content, _maxDecompressedSize);
+        if (wrap || encoding is not null)
+        {
+            response.Content = new ReleasingContent(lease, context, encoding, _maxDecompressedSize ?? 0, bodiless);
+        }
+
+        if (bodiless)
+        {
+            lease.Release();
+        }
+
+        return response;
+    }
+
+    /// <summary>The observed slow path: the wait is traced, timed and given a span.</summary>
+    private async ValueTask<Connector.SlotLease> WaitInQueueAsync(ValueTask<Connector.SlotLease> acquire, HostKey key, HttpRequestMessage request)
+    {
+        var queuedAt = _time.GetTimestamp();
+        using var span = _telemetry.QueueEntered(key, request.Method, request.RequestUri!, out var deferred);
+        var lease = await acquire.ConfigureAwait(false);
+        try
+        {
+            _telemetry.QueueLeft(deferred, queuedAt, key, request.Method, request.RequestUri!, _time);
+        }
+        catch
+        {
+            lease.Release();
+            throw;
+        }
+
+        return lease;
+    }
+
+    private static bool IsIdempotent(HttpMethod method)
+        => method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Put
+        || method == HttpMethod.Delete || method == HttpMethod.Options || method == HttpMethod.Trace;
+
+    private static bool IsClosedBeforeResponse(HttpRequestException exception)
+        => exception.HttpRequestError == HttpRequestError.ResponseEnded || ExceptionTranslation.IsReset(exception);
+}
