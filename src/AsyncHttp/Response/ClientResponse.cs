@@ -155,10 +155,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         }
 
         var limit = _context.Session.MaxResponseContentBufferSize;
-        // A HEAD, 204 or 304 response has no body, whatever length its headers declare for the resource.
-        var declaredLength = Method == HttpMethod.Head || Status is 204 or 304 ? 0
-            : _message.Content is ReleasingContent content ? content.DeclaredLength
-            : _lease?.DeclaredLength ?? ContentHeaders.ContentLength;
+        var declaredLength = DeclaredBodyLength;
         if (declaredLength is { } declared && declared > limit)
         {
             Dispose();
@@ -241,7 +238,10 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <param name="jsonTypeInfo">The source-generated metadata of <typeparamref name="T"/>.</param>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
     /// <exception cref="ContentTypeException">The response is not JSON.</exception>
-    /// <exception cref="ClientPayloadException">The body is not valid JSON for <typeparamref name="T"/>.</exception>
+    /// <exception cref="ClientPayloadException">
+    /// The body is not valid JSON for <typeparamref name="T"/>, or larger than
+    /// <see cref="ClientSessionOptions.MaxResponseContentBufferSize"/>.
+    /// </exception>
     public async Task<T?> ReadFromJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
@@ -252,13 +252,23 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             throw new ContentTypeException("application/json", ContentHeaders.ContentType?.ToString());
         }
 
+        // The serializer holds a whole token in memory, so one long string would cost several times its size: the
+        // body is bounded as ReadAsBytesAsync bounds it, by the declared length first, then by the bytes read.
+        var limit = _context.Session.MaxResponseContentBufferSize;
+        if (DeclaredBodyLength > limit)
+        {
+            Dispose();
+            throw TooLarge(limit);
+        }
+
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
+            var bounded = new BoundedStream(stream, limit);
             var charset = ContentHeaders.ContentType?.CharSet;
             var utf8 = string.IsNullOrEmpty(charset) || charset.Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase)
-                ? stream
-                : Encoding.CreateTranscodingStream(stream, GetEncoding(charset), Encoding.UTF8, leaveOpen: true);
+                ? bounded
+                : Encoding.CreateTranscodingStream(bounded, GetEncoding(charset), Encoding.UTF8, leaveOpen: true);
             try
             {
                 return await JsonSerializer.DeserializeAsync(utf8, jsonTypeInfo, cancellationToken).ConfigureAwait(false);
@@ -266,6 +276,11 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             catch (JsonException ex)
             {
                 throw new ClientPayloadException($"The response body is not valid JSON for {typeof(T).Name}: {ex.Message}", ex);
+            }
+            catch (ClientPayloadException)
+            {
+                Dispose();
+                throw;
             }
         }
     }
@@ -320,17 +335,37 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Reads the body line by line (LF or CRLF), decoded with the charset of Content-Type (UTF-8 by default); the end
-    /// of the body, or leaving the loop early, releases the slot.
+    /// Reads the body line by line (ended by LF, CRLF or CR), decoded with the charset of Content-Type (UTF-8 by
+    /// default); the end of the body, or leaving the loop early, releases the slot.
     /// </summary>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
+    /// <exception cref="ClientPayloadException">
+    /// A line is longer than <see cref="ClientSessionOptions.MaxLineLength"/>; the slot is released.
+    /// </exception>
     public async IAsyncEnumerable<string> ReadLinesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var encoding = GetEncoding(ContentHeaders.ContentType?.CharSet);
+        var maxLength = _context.Session.MaxLineLength;
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var reader = new StreamReader(stream, encoding, detectEncodingFromByteOrderMarks: true);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        using var reader = new LineReader(stream, encoding, maxLength);
+        while (true)
         {
+            string? line;
+            try
+            {
+                line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ClientPayloadException)
+            {
+                Dispose();
+                throw;
+            }
+
+            if (line is null)
+            {
+                yield break;
+            }
+
             yield return line;
         }
     }
@@ -363,8 +398,13 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     internal ResponseStatusException CreateStatusException()
         => new(StatusCode, ReasonPhrase, Url, Method, Headers, History);
 
-    private static ClientPayloadException TooLarge(long limit)
-        => new($"The response body is larger than MaxResponseContentBufferSize ({limit} bytes); read it as a stream instead.");
+    private static ClientPayloadException TooLarge(long limit) => BoundedStream.TooLarge(limit);
+
+    /// <summary>The body length the server declared; 0 for a HEAD, 204 or 304 response, whatever its headers declare.</summary>
+    private long? DeclaredBodyLength
+        => Method == HttpMethod.Head || Status is 204 or 304 ? 0
+        : _message.Content is ReleasingContent content ? content.DeclaredLength
+        : _lease?.DeclaredLength ?? ContentHeaders.ContentLength;
 
     private static Encoding GetEncoding(string? charset)
     {

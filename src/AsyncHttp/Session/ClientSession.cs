@@ -106,6 +106,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     internal long MaxResponseContentBufferSize => Volatile.Read(ref _pipeline).Options.MaxResponseContentBufferSize;
 
+    internal int MaxLineLength => Volatile.Read(ref _pipeline).Options.MaxLineLength;
+
     /// <summary>Sends a GET request and returns once the response headers are in; the body is read later.</summary>
     /// <param name="url">An absolute URL, or one relative to <see cref="ClientSessionOptions.BaseAddress"/>.</param>
     /// <param name="options">Per-request headers, timeouts and status handling.</param>

@@ -9,6 +9,9 @@ internal static class ClientSessionDefaults
     public const int MaxRedirects = 10;
     public const int MaxResponseHeadersLength = 64; // KiB, as SocketsHttpHandler counts it
     public const long MaxResponseContentBufferSize = 16L * 1024 * 1024;
+
+    // aiohttp's readline fails past twice its read buffer (read_bufsize, 64 KiB): 128 KiB.
+    public const int MaxLineLength = 128 * 1024;
     public const long MaxDecompressedContentSize = 256L * 1024 * 1024;
 
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(15);

@@ -22,6 +22,11 @@ public sealed class FaultServer : IAsyncDisposable
     public const string TrickledHeaders = "trickled-headers";
     public const string GarbageStatusLine = "garbage-status";
     public const string NeverAnswers = "never-answers";
+    public const string LongLine = "long-line";
+    public const string LongJsonString = "long-json-string";
+
+    /// <summary>The length of the line of <see cref="LongLine"/> and of the string of <see cref="LongJsonString"/>: 64 MiB.</summary>
+    public const int LongValueBytes = 64 * 1024 * 1024;
 
     // Bounds on what the server sends, so that a client that failed to stop cannot make a test run forever.
     private const int MaxEndlessBytes = 256 * 1024 * 1024;
@@ -197,6 +202,19 @@ public sealed class FaultServer : IAsyncDisposable
             case NeverAnswers:
                 await DrainUntilClosedAsync(socket, token);
                 return;
+            case LongLine:
+                // Generated as it is sent, so the server holds 64 KiB, not the line.
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nfirst\n");
+                await SendRepeatedAsync(socket, (byte)'a', LongValueBytes, token);
+                await SendAsync(socket, "\nlast\n");
+                socket.Shutdown(SocketShutdown.Both);
+                return;
+            case LongJsonString:
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"name\":\"");
+                await SendRepeatedAsync(socket, (byte)'a', LongValueBytes, token);
+                await SendAsync(socket, "\",\"count\":1}");
+                socket.Shutdown(SocketShutdown.Both);
+                return;
             default:
                 await SendAsync(socket, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
                 await DrainUntilClosedAsync(socket, token);
@@ -234,6 +252,16 @@ public sealed class FaultServer : IAsyncDisposable
         for (var sent = 0; sent < MaxEndlessBytes; sent += chunk.Length)
         {
             await socket.SendAsync(chunk, token);
+        }
+    }
+
+    private static async Task SendRepeatedAsync(Socket socket, byte value, int count, CancellationToken token)
+    {
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, value);
+        for (var sent = 0; sent < count; sent += chunk.Length)
+        {
+            await socket.SendAsync(chunk.AsMemory(0, Math.Min(chunk.Length, count - sent)), token);
         }
     }
 

@@ -19,7 +19,7 @@ public sealed class FaultTests
         { FaultServer.ShortContentLength, typeof(ClientPayloadException), HttpRequestError.ResponseEnded },
         { FaultServer.OversizedHeaders, typeof(ClientException), HttpRequestError.ConfigurationLimitExceeded },
         { FaultServer.EndlessHeaders, typeof(ClientException), HttpRequestError.ConfigurationLimitExceeded },
-        { FaultServer.EndlessBody, typeof(ClientPayloadException), null },
+        { FaultServer.EndlessBody, typeof(ClientPayloadException), HttpRequestError.ConfigurationLimitExceeded },
         { FaultServer.GarbageStatusLine, typeof(ClientException), HttpRequestError.InvalidResponse },
     };
 

@@ -88,6 +88,50 @@ public sealed class ClientResponseReaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadLinesAsync_LineOverMaxLineLength_ThrowsPayloadExceptionAndReleases()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { MaxLineLength = 5 });
+        await using var response = await session.GetAsync(_server.Url("lines"));
+        var lines = new List<string>();
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(async () =>
+        {
+            await foreach (var line in response.ReadLinesAsync())
+            {
+                lines.Add(line);
+            }
+        });
+
+        Assert.Equal(["first"], lines);
+        Assert.Contains("MaxLineLength (5 characters)", error.Message, StringComparison.Ordinal);
+        Assert.True(response.IsReleased);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void MaxLineLength_NotPositive_IsRejectedNamingTheKey(int value)
+    {
+        var error = Assert.Single(new ClientSessionOptions { MaxLineLength = value }.Validate());
+
+        Assert.StartsWith("MaxLineLength must be positive", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadFromJsonAsync_BodyOverMaxResponseContentBufferSize_ThrowsPayloadExceptionAndReleases()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { MaxResponseContentBufferSize = 10 });
+        await using var response = await session.GetAsync(_server.Url("json"));
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(() => response.ReadFromJsonAsync(TestJsonContext.Default.Order));
+
+        Assert.Contains("MaxResponseContentBufferSize (10 bytes)", error.Message, StringComparison.Ordinal);
+        Assert.True(response.IsReleased);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
     public async Task ReadAsStringAsync_DecodesTheDeclaredCharset()
     {
         await using var session = new ClientSession();
