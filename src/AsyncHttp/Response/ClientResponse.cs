@@ -144,7 +144,9 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// releases the slot.
     /// </summary>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
-    /// <exception cref="ClientPayloadException">The body is larger than the buffer limit.</exception>
+    /// <exception cref="ClientPayloadException">
+    /// The body is larger than the buffer limit, or than one array can hold (<see cref="Array.MaxLength"/>).
+    /// </exception>
     public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _released) != 0, this);
@@ -160,6 +162,13 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         {
             Dispose();
             throw TooLarge(limit);
+        }
+
+        // A cap above 2 GiB still cannot make an array larger than the runtime allows.
+        if (declaredLength > Array.MaxLength)
+        {
+            Dispose();
+            throw BodyLimits.TooLargeForArray(declaredLength);
         }
 
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -184,7 +193,9 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
                 return body;
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(declaredLength ?? 4096, limit) + 1);
+            // The buffer grows to one byte past the cap, to see a body pass it, or to the largest array.
+            var most = (int)Math.Min(limit, Array.MaxLength - 1L) + 1;
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min((declaredLength ?? 4096) + 1, most));
             var length = 0;
             try
             {
@@ -192,7 +203,13 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
                 {
                     if (length == buffer.Length)
                     {
-                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit + 1));
+                        if (length == Array.MaxLength)
+                        {
+                            Dispose();
+                            throw BodyLimits.TooLargeForArray(null);
+                        }
+
+                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(2L * buffer.Length, most));
                         buffer.AsSpan(0, length).CopyTo(larger);
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = larger;
@@ -398,7 +415,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     internal ResponseStatusException CreateStatusException()
         => new(StatusCode, ReasonPhrase, Url, Method, Headers, History);
 
-    private static ClientPayloadException TooLarge(long limit) => BoundedStream.TooLarge(limit);
+    private static ClientPayloadException TooLarge(long limit) => BodyLimits.TooLarge(limit);
 
     /// <summary>The body length the server declared; 0 for a HEAD, 204 or 304 response, whatever its headers declare.</summary>
     private long? DeclaredBodyLength

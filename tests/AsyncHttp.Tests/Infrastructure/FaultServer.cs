@@ -24,6 +24,10 @@ public sealed class FaultServer : IAsyncDisposable
     public const string NeverAnswers = "never-answers";
     public const string LongLine = "long-line";
     public const string LongJsonString = "long-json-string";
+    public const string HugeContentLength = "huge-content-length";
+
+    /// <summary>The length <see cref="HugeContentLength"/> declares (3 GiB), more than an array can hold; it sends 10 bytes of it.</summary>
+    public const long HugeLength = 3L * 1024 * 1024 * 1024;
 
     /// <summary>The length of the line of <see cref="LongLine"/> and of the string of <see cref="LongJsonString"/>: 64 MiB.</summary>
     public const int LongValueBytes = 64 * 1024 * 1024;
@@ -208,6 +212,10 @@ public sealed class FaultServer : IAsyncDisposable
                 await SendRepeatedAsync(socket, (byte)'a', LongValueBytes, token);
                 await SendAsync(socket, "\nlast\n");
                 socket.Shutdown(SocketShutdown.Both);
+                return;
+            case HugeContentLength:
+                await SendAsync(socket, $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {HugeLength}\r\n\r\nonly ten b");
+                await DrainUntilClosedAsync(socket, token);
                 return;
             case LongJsonString:
                 await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"name\":\"");

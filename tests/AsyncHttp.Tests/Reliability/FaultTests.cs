@@ -49,6 +49,30 @@ public sealed class FaultTests
         await server.WhenAllSocketsClosed();
     }
 
+    [Theory]
+    [InlineData(nameof(ClientResponse.ReadAsBytesAsync))]
+    [InlineData(nameof(ClientResponse.ReadAsStringAsync))]
+    public async Task HugeContentLength_UnderACapAboveTwoGiB_GivesPayloadException_AndLeaksNothing(string reader)
+    {
+        // The cap allows the declared 3 GiB, an array does not: the reader must say so, not overflow.
+        await using var server = new FaultServer();
+        var session = new ClientSession("faults", new ClientSessionOptions { MaxResponseContentBufferSize = 4 * FaultServer.HugeLength });
+        await using var response = await session.GetAsync(server.Url(FaultServer.HugeContentLength));
+        Assert.Equal(FaultServer.HugeLength, response.ContentHeaders.ContentLength);
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(() => reader == nameof(ClientResponse.ReadAsBytesAsync)
+            ? response.ReadAsBytesAsync()
+            : response.ReadAsStringAsync());
+
+        Assert.Contains(FaultServer.HugeLength.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpRequestError.ConfigurationLimitExceeded, error.HttpRequestError);
+        Assert.True(response.IsReleased);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        await server.WhenAllSocketsClosed();
+        await session.DisposeAsync();
+        Assert.Equal(0, session.Connector.Stats.OpenConnections);
+    }
+
     [Fact]
     public async Task TrickledHeaders_ByteByByte_AreParsed()
     {

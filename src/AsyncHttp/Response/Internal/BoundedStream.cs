@@ -9,18 +9,11 @@ internal sealed class BoundedStream(Stream body, long limit) : ReadOnlyStream
 {
     private long _read;
 
-    /// <summary>The error for a body larger than <c>MaxResponseContentBufferSize</c>.</summary>
-    public static ClientPayloadException TooLarge(long limit)
-        => new(
-            $"The response body is larger than MaxResponseContentBufferSize ({limit} bytes); read it as a stream instead.",
-            null,
-            HttpRequestError.ConfigurationLimitExceeded);
-
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_read > limit)
         {
-            throw TooLarge(limit);
+            throw BodyLimits.TooLarge(limit);
         }
 
         // One byte past the limit is enough to know the body is too large.
@@ -41,7 +34,7 @@ internal sealed class BoundedStream(Stream body, long limit) : ReadOnlyStream
         _read += read;
         if (_read > limit)
         {
-            throw TooLarge(limit);
+            throw BodyLimits.TooLarge(limit);
         }
 
         return read;

@@ -123,10 +123,7 @@ internal sealed class LineReader : IDisposable
     {
         if ((long)_partialLength + more > _maxLength)
         {
-            throw new ClientPayloadException(
-                $"A line of the response body is longer than MaxLineLength ({_maxLength} characters); read the body as a stream instead.",
-                null,
-                HttpRequestError.ConfigurationLimitExceeded);
+            throw BodyLimits.LineTooLong(_maxLength);
         }
     }
 
