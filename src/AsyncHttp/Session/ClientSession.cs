@@ -313,6 +313,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 if (admitted is not null)
                 {
                     // The first hop of a request admitted above: straight to the transport, with the rules of admission.
+                    var connection = ConnectionCapture.Begin();
                     try
                     {
                         response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
@@ -321,6 +322,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                     {
                         response = await pipeline.Generation.Transport.SendAsync(request, context.Token).ConfigureAwait(false);
                     }
+
+                    Framing.Check(response, connection);
 
                     // From here the lease owns the slot, and gives it back if tying it to the response fails.
                     var host = admitted;

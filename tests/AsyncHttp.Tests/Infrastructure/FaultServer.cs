@@ -25,6 +25,8 @@ public sealed class FaultServer : IAsyncDisposable
     public const string LongLine = "long-line";
     public const string LongJsonString = "long-json-string";
     public const string HugeContentLength = "huge-content-length";
+    public const string ContentLengthAndChunked = "content-length-and-chunked";
+    public const string RedirectToContentLengthAndChunked = "redirect-to-content-length-and-chunked";
 
     /// <summary>The length <see cref="HugeContentLength"/> declares (3 GiB), more than an array can hold; it sends 10 bytes of it.</summary>
     public const long HugeLength = 3L * 1024 * 1024 * 1024;
@@ -211,6 +213,17 @@ public sealed class FaultServer : IAsyncDisposable
                 await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nfirst\n");
                 await SendRepeatedAsync(socket, (byte)'a', LongValueBytes, token);
                 await SendAsync(socket, "\nlast\n");
+                socket.Shutdown(SocketShutdown.Both);
+                return;
+            case ContentLengthAndChunked:
+                // Two framings that disagree (3 bytes, or the chunked "hello"): the way to smuggle a response. The
+                // connection stays open, so a test sees whether the client closes it.
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+                await DrainUntilClosedAsync(socket, token);
+                return;
+            case RedirectToContentLengthAndChunked:
+                // One request per connection here: the next hop comes on a new one.
+                await SendAsync(socket, $"HTTP/1.1 302 Found\r\nLocation: /{ContentLengthAndChunked}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 socket.Shutdown(SocketShutdown.Both);
                 return;
             case HugeContentLength:

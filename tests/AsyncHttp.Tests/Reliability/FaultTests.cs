@@ -73,6 +73,37 @@ public sealed class FaultTests
         Assert.Equal(0, session.Connector.Stats.OpenConnections);
     }
 
+    [Theory]
+    [InlineData(FaultServer.ContentLengthAndChunked, false)]
+    [InlineData(FaultServer.ContentLengthAndChunked, true)]
+    [InlineData(FaultServer.RedirectToContentLengthAndChunked, false)]
+    public async Task ContentLengthWithChunked_IsRejectedAtTheHeaders_AndTheConnectionClosed(string fault, bool withMiddleware)
+    {
+        // Content-Length: 3 and a chunked "hello": which framing a reader trusts decides where the next response
+        // starts (RFC 9112 6.3), so the response is refused and its connection is not used again. Checked where each
+        // hop comes back from the transport: the session's first hop, admission below a middleware, a redirect hop.
+        await using var server = new FaultServer();
+        Func<DelegatingHandler>[] middlewares = withMiddleware ? [() => new PassThroughHandler()] : [];
+        // A long keep-alive: an idle connection left in the pool would stay open for the whole test.
+        var options = new ClientSessionOptions { Limit = 1, KeepAliveTimeout = TimeSpan.FromMinutes(10) };
+        var session = new ClientSession("faults", options, middlewares: middlewares);
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(() => session.GetAsync(server.Url(fault)));
+
+        Assert.Equal(HttpRequestError.InvalidResponse, error.HttpRequestError);
+        Assert.Contains("Transfer-Encoding", error.Message, StringComparison.Ordinal);
+        Assert.Equal((0, 0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting, session.Connector.Stats.OpenConnections));
+        await server.WhenAllSocketsClosed();
+
+        // The next request opens a new connection, and is refused the same way.
+        var accepted = server.AcceptedConnections;
+        await Assert.ThrowsAsync<ClientPayloadException>(() => session.GetAsync(server.Url(FaultServer.ContentLengthAndChunked)));
+        Assert.Equal(accepted + 1, server.AcceptedConnections);
+        Assert.Equal((0, 0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting, session.Connector.Stats.OpenConnections));
+        await server.WhenAllSocketsClosed();
+        await session.DisposeAsync();
+    }
+
     [Fact]
     public async Task TrickledHeaders_ByteByByte_AreParsed()
     {
@@ -123,4 +154,6 @@ public sealed class FaultTests
         Assert.Equal((0, 0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting, session.Connector.Stats.OpenConnections));
         await session.DisposeAsync();
     }
+
+    private sealed class PassThroughHandler : DelegatingHandler;
 }

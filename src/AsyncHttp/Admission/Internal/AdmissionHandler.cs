@@ -46,6 +46,7 @@ internal sealed class AdmissionHandler : DelegatingHandler
         try
         {
             context?.Admitted();
+            var connection = ConnectionCapture.Begin();
             try
             {
                 response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -54,6 +55,8 @@ internal sealed class AdmissionHandler : DelegatingHandler
             {
                 response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
+
+            Framing.Check(response, connection);
         }
         catch
         {

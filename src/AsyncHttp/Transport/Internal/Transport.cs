@@ -27,6 +27,7 @@ internal static class Transport
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, dns, time, sockConnect, telemetry, cancellationToken),
+            PlaintextStreamFilter = static (context, _) => CountedNetworkStream.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
@@ -97,6 +98,7 @@ internal static class Transport
                 {
                     await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
                     var stream = new CountedNetworkStream(socket, connector, key);
+                    stream.EstablishingFor(request);
                     telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
                     return stream;
                 }
