@@ -25,6 +25,8 @@ public sealed class FaultServer : IAsyncDisposable
     public const string LongLine = "long-line";
     public const string LongJsonString = "long-json-string";
     public const string HugeContentLength = "huge-content-length";
+    public const string CloseBeforeResponse = "close-before-response";
+    public const string MalformedChunked = "malformed-chunked";
     public const string ContentLengthAndChunked = "content-length-and-chunked";
     public const string RedirectToContentLengthAndChunked = "redirect-to-content-length-and-chunked";
 
@@ -225,6 +227,13 @@ public sealed class FaultServer : IAsyncDisposable
                 // One request per connection here: the next hop comes on a new one.
                 await SendAsync(socket, $"HTTP/1.1 302 Found\r\nLocation: /{ContentLengthAndChunked}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 socket.Shutdown(SocketShutdown.Both);
+                return;
+            case CloseBeforeResponse:
+                socket.Shutdown(SocketShutdown.Both);
+                return;
+            case MalformedChunked:
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n");
+                await DrainUntilClosedAsync(socket, token);
                 return;
             case HugeContentLength:
                 await SendAsync(socket, $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {HugeLength}\r\n\r\nonly ten b");

@@ -12,8 +12,9 @@ public sealed class FaultTests
 
     public static TheoryData<string, Type, HttpRequestError?> Faults => new()
     {
+        { FaultServer.CloseBeforeResponse, typeof(ServerDisconnectedException), HttpRequestError.ResponseEnded },
         { FaultServer.ResetDuringHeaders, typeof(ServerDisconnectedException), HttpRequestError.ResponseEnded },
-        { FaultServer.ResetDuringBody, typeof(ServerDisconnectedException), HttpRequestError.ResponseEnded },
+        { FaultServer.ResetDuringBody, typeof(ClientPayloadException), HttpRequestError.ResponseEnded },
         { FaultServer.CloseAfterHeaders, typeof(ClientPayloadException), HttpRequestError.ResponseEnded },
         { FaultServer.TruncatedChunked, typeof(ClientPayloadException), HttpRequestError.ResponseEnded },
         { FaultServer.ShortContentLength, typeof(ClientPayloadException), HttpRequestError.ResponseEnded },
@@ -21,7 +22,26 @@ public sealed class FaultTests
         { FaultServer.EndlessHeaders, typeof(ClientException), HttpRequestError.ConfigurationLimitExceeded },
         { FaultServer.EndlessBody, typeof(ClientPayloadException), HttpRequestError.ConfigurationLimitExceeded },
         { FaultServer.GarbageStatusLine, typeof(ClientException), HttpRequestError.InvalidResponse },
+        { FaultServer.MalformedChunked, typeof(ClientPayloadException), HttpRequestError.InvalidResponse },
     };
+
+    /// <summary>The faults of a connection that ends during the body, for each way of reading it.</summary>
+    public static TheoryData<string, string> BodyDisconnects
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (var fault in new[] { FaultServer.ResetDuringBody, FaultServer.CloseAfterHeaders, FaultServer.TruncatedChunked, FaultServer.ShortContentLength })
+            {
+                foreach (var reader in new[] { "bytes", "stream", "chunks", "lines" })
+                {
+                    data.Add(fault, reader);
+                }
+            }
+
+            return data;
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Faults))]
@@ -46,6 +66,42 @@ public sealed class FaultTests
         Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
         await session.DisposeAsync();
         Assert.Equal(0, session.Connector.Stats.OpenConnections);
+        await server.WhenAllSocketsClosed();
+    }
+
+    [Theory]
+    [MemberData(nameof(BodyDisconnects))]
+    public async Task DisconnectDuringTheBody_GivesPayloadExceptionWithTheDisconnectInside_AndLeaksNothing(string fault, string reader)
+    {
+        // As aiohttp's ClientPayloadError: the body is incomplete, and the disconnect is the cause.
+        await using var server = new FaultServer();
+        var session = new ClientSession("faults", new ClientSessionOptions { Limit = 1 });
+        await using var response = await session.GetAsync(server.Url(fault));
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(() => ReadToTheEndAsync(response, reader));
+
+        Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
+        var disconnect = Assert.IsType<ServerDisconnectedException>(error.InnerException);
+        Assert.IsAssignableFrom<IOException>(disconnect.InnerException);
+        Assert.True(response.IsReleased);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        await session.DisposeAsync();
+        Assert.Equal(0, session.Connector.Stats.OpenConnections);
+        await server.WhenAllSocketsClosed();
+    }
+
+    [Fact]
+    public async Task DisconnectBeforeAnyResponseByte_StaysServerDisconnected()
+    {
+        await using var server = new FaultServer();
+        var session = new ClientSession("faults", new ClientSessionOptions { Limit = 1 });
+
+        var error = await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.GetAsync(server.Url(FaultServer.CloseBeforeResponse)));
+
+        Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
+        Assert.IsNotType<ClientPayloadException>(error.InnerException);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        await session.DisposeAsync();
         await server.WhenAllSocketsClosed();
     }
 
@@ -153,6 +209,37 @@ public sealed class FaultTests
         await Assert.ThrowsAsync<SocketConnectTimeoutException>(() => request.WaitAsync(TestServer.Patience));
         Assert.Equal((0, 0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting, session.Connector.Stats.OpenConnections));
         await session.DisposeAsync();
+    }
+
+    private static async Task ReadToTheEndAsync(ClientResponse response, string reader)
+    {
+        switch (reader)
+        {
+            case "bytes":
+                await response.ReadAsBytesAsync();
+                break;
+            case "stream":
+                await using (var stream = await response.ReadAsStreamAsync())
+                {
+                    await stream.CopyToAsync(Stream.Null);
+                }
+
+                break;
+            case "chunks":
+                await foreach (var chunk in response.ReadChunksAsync(1024))
+                {
+                    Assert.False(chunk.IsEmpty);
+                }
+
+                break;
+            default:
+                await foreach (var line in response.ReadLinesAsync())
+                {
+                    Assert.NotNull(line);
+                }
+
+                break;
+        }
     }
 
     private sealed class PassThroughHandler : DelegatingHandler;
