@@ -74,7 +74,7 @@ public sealed class ClientSessionOptions
     /// <summary>
     /// The longest line, in characters and without its line ending, that <see cref="ClientResponse.ReadLinesAsync"/>
     /// returns; a longer line fails with <see cref="ClientPayloadException"/>, so one line without end cannot exhaust
-    /// memory. aiohttp's <c>readline</c> has the same bound (twice its 64 KiB read buffer).
+    /// memory. aiohttp's <c>readline</c> has a bound of the same size, in bytes (twice its 64 KiB read buffer).
     /// </summary>
     /// <value>131072 (128 Ki characters).</value>
     public int MaxLineLength { get; set; } = ClientSessionDefaults.MaxLineLength;
