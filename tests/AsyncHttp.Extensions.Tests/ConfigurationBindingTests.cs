@@ -24,6 +24,7 @@ public sealed class ConfigurationBindingTests
           "AutoDecompress": false,
           "MaxResponseHeadersLength": 32,
           "MaxResponseContentBufferSize": 1048576,
+          "MaxLineLength": 4096,
           "MaxRedirects": 3,
           "UseCookies": false,
           "UnsafeCookies": true,
@@ -62,6 +63,7 @@ public sealed class ConfigurationBindingTests
         Assert.False(bulk.AutoDecompress);
         Assert.Equal(32, bulk.MaxResponseHeadersLength);
         Assert.Equal(1048576, bulk.MaxResponseContentBufferSize);
+        Assert.Equal(4096, bulk.MaxLineLength);
         Assert.Equal(3, bulk.MaxRedirects);
         Assert.False(bulk.UseCookies);
         Assert.True(bulk.UnsafeCookies);

@@ -316,16 +316,18 @@ public sealed class TestUpstreamTests
     }
 
     [Fact]
-    public async Task Fault_ResetMidBody_ReadThrowsServerDisconnectedException()
+    public async Task Fault_ResetMidBody_ReadThrowsClientPayloadExceptionWithTheDisconnectInside()
     {
         _upstream.Map(HttpMethod.Get, "/api/reset")
             .Respond(TestResponse.Bytes(new byte[1000]) with { Fault = TestFault.Reset, FaultAfterBodyBytes = 10 });
         await using var session = Session();
 
         await using var response = await session.GetAsync("reset");
-        var error = await Assert.ThrowsAsync<ServerDisconnectedException>(() => response.ReadAsStringAsync());
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(() => response.ReadAsStringAsync());
 
-        Assert.Contains("reset", error.Message, StringComparison.OrdinalIgnoreCase);
+        // As with a real socket: a body cut short is a payload error, with the disconnect as its cause.
+        var disconnect = Assert.IsType<ServerDisconnectedException>(error.InnerException);
+        Assert.Contains("reset", disconnect.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(0, session.Connector.Stats.InUse);
     }
 

@@ -1,6 +1,10 @@
 namespace AsyncHttp;
 
-/// <summary>The response body could not be read as asked: it was truncated, too large to buffer, or not of the expected type.</summary>
+/// <summary>
+/// The response body could not be read as asked: it was incomplete (the connection ended during it; the
+/// <see cref="ServerDisconnectedException"/> is the inner exception), malformed, ambiguously framed, larger than a
+/// configured bound, or not of the expected type.
+/// </summary>
 public class ClientPayloadException : ClientException
 {
     /// <summary>Creates the exception.</summary>

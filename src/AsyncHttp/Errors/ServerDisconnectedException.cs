@@ -1,6 +1,9 @@
 namespace AsyncHttp;
 
-/// <summary>The server closed or reset the connection before the response was complete.</summary>
+/// <summary>
+/// The server closed or reset the connection before the response headers were complete. During the body the request
+/// fails with <see cref="ClientPayloadException"/> instead, with this exception inside.
+/// </summary>
 public class ServerDisconnectedException : ClientException
 {
     /// <summary>Creates the exception.</summary>

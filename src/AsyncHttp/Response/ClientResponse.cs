@@ -198,7 +198,9 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// (this method a copy of it), and a later stream reads it from memory.
     /// </summary>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
-    /// <exception cref="ClientPayloadException">The body is larger than the buffer limit.</exception>
+    /// <exception cref="ClientPayloadException">
+    /// The body is larger than the buffer limit, or than one array can hold (<see cref="Array.MaxLength"/>).
+    /// </exception>
     /// <exception cref="InvalidOperationException">The body was read as a stream already, or an earlier read failed.</exception>
     public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
     {
@@ -252,6 +254,13 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             throw TooLarge(limit);
         }
 
+        // A cap above 2 GiB still cannot make an array larger than the runtime allows.
+        if (declaredLength > Array.MaxLength)
+        {
+            Dispose();
+            throw BodyLimits.TooLargeForArray(declaredLength);
+        }
+
         var stream = await OpenBody(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
@@ -274,7 +283,9 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
                 return body;
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(declaredLength ?? 4096, limit) + 1);
+            // The buffer grows to one byte past the cap, to see a body pass it, or to the largest array.
+            var most = (int)Math.Min(limit, Array.MaxLength - 1L) + 1;
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min((declaredLength ?? 4096) + 1, most));
             var length = 0;
             try
             {
@@ -282,7 +293,13 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
                 {
                     if (length == buffer.Length)
                     {
-                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit + 1));
+                        if (length == Array.MaxLength)
+                        {
+                            Dispose();
+                            throw BodyLimits.TooLargeForArray(null);
+                        }
+
+                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(2L * buffer.Length, most));
                         buffer.AsSpan(0, length).CopyTo(larger);
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = larger;
@@ -351,7 +368,10 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// <param name="jsonTypeInfo">The source-generated metadata of <typeparamref name="T"/>.</param>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
     /// <exception cref="ContentTypeException">The response is not JSON.</exception>
-    /// <exception cref="ClientPayloadException">The body is not valid JSON for <typeparamref name="T"/>.</exception>
+    /// <exception cref="ClientPayloadException">
+    /// The body is not valid JSON for <typeparamref name="T"/>, or larger than
+    /// <see cref="ClientSessionOptions.MaxResponseContentBufferSize"/>.
+    /// </exception>
     public async Task<T?> ReadFromJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
@@ -362,13 +382,23 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             throw new ContentTypeException("application/json", ContentHeaders.ContentType?.ToString());
         }
 
+        // The serializer holds a whole token in memory, so one long string would cost several times its size: the
+        // body is bounded as ReadAsBytesAsync bounds it, by the declared length first, then by the bytes read.
+        var limit = _context.Options.MaxResponseContentBufferSize;
+        if (DeclaredLength > limit)
+        {
+            Dispose();
+            throw TooLarge(limit);
+        }
+
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
+            var bounded = new BoundedStream(stream, limit);
             var charset = ContentHeaders.ContentType?.CharSet;
             var utf8 = string.IsNullOrEmpty(charset) || charset.Trim('"').Equals("utf-8", StringComparison.OrdinalIgnoreCase)
-                ? stream
-                : Encoding.CreateTranscodingStream(stream, GetEncoding(charset), Encoding.UTF8, leaveOpen: true);
+                ? bounded
+                : Encoding.CreateTranscodingStream(bounded, GetEncoding(charset), Encoding.UTF8, leaveOpen: true);
             try
             {
                 return await JsonSerializer.DeserializeAsync(utf8, jsonTypeInfo, cancellationToken).ConfigureAwait(false);
@@ -376,6 +406,11 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
             catch (JsonException ex)
             {
                 throw new ClientPayloadException($"The response body is not valid JSON for {typeof(T).Name}: {ex.Message}", ex);
+            }
+            catch (ClientPayloadException)
+            {
+                Dispose();
+                throw;
             }
         }
     }
@@ -430,17 +465,37 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Reads the body line by line (LF or CRLF), decoded with the charset of Content-Type (UTF-8 by default); the end
-    /// of the body, or leaving the loop early, releases the slot.
+    /// Reads the body line by line (ended by LF, CRLF or CR), decoded with the charset of Content-Type (UTF-8 by
+    /// default); the end of the body, or leaving the loop early, releases the slot.
     /// </summary>
     /// <param name="cancellationToken">Cancels the read (and the request).</param>
+    /// <exception cref="ClientPayloadException">
+    /// A line is longer than <see cref="ClientSessionOptions.MaxLineLength"/>; the slot is released.
+    /// </exception>
     public async IAsyncEnumerable<string> ReadLinesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var encoding = GetEncoding(ContentHeaders.ContentType?.CharSet);
+        var maxLength = _context.Options.MaxLineLength;
         var stream = await OpenStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var reader = new StreamReader(stream, encoding, detectEncodingFromByteOrderMarks: true);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        using var reader = new LineReader(stream, encoding, maxLength);
+        while (true)
         {
+            string? line;
+            try
+            {
+                line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ClientPayloadException)
+            {
+                Dispose();
+                throw;
+            }
+
+            if (line is null)
+            {
+                yield break;
+            }
+
             yield return line;
         }
     }
@@ -475,9 +530,9 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     internal ResponseStatusException CreateStatusException()
         => new(StatusCode, ReasonPhrase, Url, Method, Headers, History);
 
-    private static ClientPayloadException TooLarge(long limit)
-        => new($"The response body is larger than MaxResponseContentBufferSize ({limit} bytes); read it as a stream instead.");
+    private static ClientPayloadException TooLarge(long limit) => BodyLimits.TooLarge(limit);
 
+    /// <summary>The body length the server declared; 0 for a HEAD, 204 or 304 response, whatever its headers declare.</summary>
     private static Encoding GetEncoding(string? charset)
     {
         if (string.IsNullOrEmpty(charset))

@@ -9,6 +9,7 @@ internal static class ClientSessionDefaults
     public const int MaxRedirects = 10;
     public const int MaxResponseHeadersLength = 64; // KiB, as SocketsHttpHandler counts it
     public const long MaxResponseContentBufferSize = 16L * 1024 * 1024;
+    public const int MaxLineLength = 128 * 1024; // characters; aiohttp's readline fails past 128 KiB (2 × read_bufsize)
     public const long MaxDecompressedContentSize = 256L * 1024 * 1024;
 
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(15);

@@ -67,11 +67,20 @@ public sealed class ClientSessionOptions
     public int MaxResponseHeadersLength { get; set; } = ClientSessionDefaults.MaxResponseHeadersLength;
 
     /// <summary>
-    /// The most body bytes <see cref="ClientResponse.ReadAsBytesAsync"/> and <see cref="ClientResponse.ReadAsStringAsync"/>
-    /// buffer; a larger body fails with <see cref="ClientPayloadException"/>. Streaming readers are not limited.
+    /// The most body bytes <see cref="ClientResponse.ReadAsBytesAsync"/>, <see cref="ClientResponse.ReadAsStringAsync"/>
+    /// and <c>ReadFromJsonAsync</c> read; a larger body fails with <see cref="ClientPayloadException"/>. The stream and
+    /// chunk readers are not limited; <see cref="ClientResponse.ReadLinesAsync"/> is bounded by <see cref="MaxLineLength"/>.
     /// </summary>
     /// <value>16 MiB.</value>
     public long MaxResponseContentBufferSize { get; set; } = ClientSessionDefaults.MaxResponseContentBufferSize;
+
+    /// <summary>
+    /// The longest line, in characters and without its line ending, that <see cref="ClientResponse.ReadLinesAsync"/>
+    /// returns; a longer line fails with <see cref="ClientPayloadException"/>, so one line without end cannot exhaust
+    /// memory. aiohttp's <c>readline</c> has a bound of the same size, in bytes (twice its 64 KiB read buffer).
+    /// </summary>
+    /// <value>131072 (128 Ki characters).</value>
+    public int MaxLineLength { get; set; } = ClientSessionDefaults.MaxLineLength;
 
     /// <summary>The most redirects followed for one request; one more fails with <see cref="TooManyRedirectsException"/>.</summary>
     /// <value>10.</value>
@@ -221,6 +230,11 @@ public sealed class ClientSessionOptions
         if (MaxResponseContentBufferSize <= 0)
         {
             errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");
+        }
+
+        if (MaxLineLength <= 0)
+        {
+            errors.Add($"MaxLineLength must be positive (characters); it is {MaxLineLength}.");
         }
 
         if (MaxRedirects < 0)

@@ -30,6 +30,19 @@ public sealed class FaultServer : IAsyncDisposable
     public const string TrickledHeaders = "trickled-headers";
     public const string GarbageStatusLine = "garbage-status";
     public const string NeverAnswers = "never-answers";
+    public const string LongLine = "long-line";
+    public const string LongJsonString = "long-json-string";
+    public const string HugeContentLength = "huge-content-length";
+    public const string CloseBeforeResponse = "close-before-response";
+    public const string MalformedChunked = "malformed-chunked";
+    public const string ContentLengthAndChunked = "content-length-and-chunked";
+    public const string RedirectToContentLengthAndChunked = "redirect-to-content-length-and-chunked";
+
+    /// <summary>The length <see cref="HugeContentLength"/> declares (3 GiB), more than an array can hold; it sends 10 bytes of it.</summary>
+    public const long HugeLength = 3L * 1024 * 1024 * 1024;
+
+    /// <summary>The length of the line of <see cref="LongLine"/> and of the string of <see cref="LongJsonString"/>: 64 MiB.</summary>
+    public const int LongValueBytes = 64 * 1024 * 1024;
 
     /// <summary><c>/bytes?size=N</c>: a body of N bytes with its Content-Length; the connection stays open.</summary>
     public const string Bytes = "bytes";
@@ -351,6 +364,41 @@ public sealed class FaultServer : IAsyncDisposable
             case NeverAnswers:
                 await DrainUntilClosedAsync(socket, token);
                 return;
+            case LongLine:
+                // Generated as it is sent, so the server holds 64 KiB, not the line.
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nfirst\n");
+                await SendRepeatedAsync(socket, (byte)'a', LongValueBytes, token);
+                await SendAsync(socket, "\nlast\n");
+                socket.Shutdown(SocketShutdown.Both);
+                return;
+            case ContentLengthAndChunked:
+                // Two framings that disagree (3 bytes, or the chunked "hello"): the way to smuggle a response. The
+                // connection stays open, so a test sees whether the client closes it.
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+                await DrainUntilClosedAsync(socket, token);
+                return;
+            case RedirectToContentLengthAndChunked:
+                // One request per connection here: the next hop comes on a new one.
+                await SendAsync(socket, $"HTTP/1.1 302 Found\r\nLocation: /{ContentLengthAndChunked}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                socket.Shutdown(SocketShutdown.Both);
+                return;
+            case CloseBeforeResponse:
+                socket.Shutdown(SocketShutdown.Both);
+                return;
+            case MalformedChunked:
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n");
+                await DrainUntilClosedAsync(socket, token);
+                return;
+            case HugeContentLength:
+                await SendAsync(socket, $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {HugeLength}\r\n\r\nonly ten b");
+                await DrainUntilClosedAsync(socket, token);
+                return;
+            case LongJsonString:
+                await SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"name\":\"");
+                await SendRepeatedAsync(socket, (byte)'a', LongValueBytes, token);
+                await SendAsync(socket, "\",\"count\":1}");
+                socket.Shutdown(SocketShutdown.Both);
+                return;
             default:
                 await SendAsync(socket, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
                 await DrainUntilClosedAsync(socket, token);
@@ -365,6 +413,16 @@ public sealed class FaultServer : IAsyncDisposable
         for (var sent = 0; sent < MaxEndlessBytes; sent += chunk.Length)
         {
             await socket.SendAsync(chunk, token);
+        }
+    }
+
+    private static async Task SendRepeatedAsync(Socket socket, byte value, int count, CancellationToken token)
+    {
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, value);
+        for (var sent = 0; sent < count; sent += chunk.Length)
+        {
+            await socket.SendAsync(chunk.AsMemory(0, Math.Min(chunk.Length, count - sent)), token);
         }
     }
 

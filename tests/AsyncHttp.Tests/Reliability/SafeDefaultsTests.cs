@@ -40,7 +40,7 @@ public sealed class SafeDefaultsTests : IAsyncLifetime
         _certificate.Dispose();
     }
 
-    private static X509Certificate2 CreateSelfSigned()
+    internal static X509Certificate2 CreateSelfSigned()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=asynchttp-test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

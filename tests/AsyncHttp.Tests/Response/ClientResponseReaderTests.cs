@@ -88,6 +88,73 @@ public sealed class ClientResponseReaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadLinesAsync_LineOverMaxLineLength_ThrowsPayloadExceptionAndReleases()
+    {
+        var session = new ClientSession(new ClientSessionOptions { MaxLineLength = 5 });
+        await using var response = await session.GetAsync(_server.Url("lines"));
+        var lines = new List<string>();
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(async () =>
+        {
+            await foreach (var line in response.ReadLinesAsync())
+            {
+                lines.Add(line);
+            }
+        });
+
+        Assert.Equal(["first"], lines);
+        Assert.Contains("MaxLineLength (5 characters)", error.Message, StringComparison.Ordinal);
+        await AssertNothingLeftAsync(session, response);
+    }
+
+    [Fact]
+    public async Task ReadLinesAsync_LeftEarly_ReleasesTheSlot()
+    {
+        await using var session = new ClientSession();
+        await using var response = await session.GetAsync(_server.Url("lines"));
+
+        await foreach (var line in response.ReadLinesAsync())
+        {
+            Assert.Equal("first", line);
+            break;
+        }
+
+        Assert.True(response.IsReleased);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void MaxLineLength_NotPositive_IsRejectedNamingTheKey(int value)
+    {
+        var error = Assert.Single(new ClientSessionOptions { MaxLineLength = value }.Validate());
+
+        Assert.StartsWith("MaxLineLength must be positive", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadFromJsonAsync_BodyOverMaxResponseContentBufferSize_ThrowsPayloadExceptionAndReleases()
+    {
+        var session = new ClientSession(new ClientSessionOptions { MaxResponseContentBufferSize = 10 });
+        await using var response = await session.GetAsync(_server.Url("json"));
+
+        var error = await Assert.ThrowsAsync<ClientPayloadException>(() => response.ReadFromJsonAsync(TestJsonContext.Default.Order));
+
+        Assert.Contains("MaxResponseContentBufferSize (10 bytes)", error.Message, StringComparison.Ordinal);
+        await AssertNothingLeftAsync(session, response);
+    }
+
+    private async Task AssertNothingLeftAsync(ClientSession session, ClientResponse response)
+    {
+        Assert.True(response.IsReleased);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        await session.DisposeAsync();
+        Assert.Equal(0, session.Connector.Stats.OpenConnections);
+        await _server.WhenNoOpenConnections();
+    }
+
+    [Fact]
     public async Task ReadAsStringAsync_DecodesTheDeclaredCharset()
     {
         await using var session = new ClientSession();

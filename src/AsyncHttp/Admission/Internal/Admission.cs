@@ -73,6 +73,7 @@ internal sealed class Admission
         {
             context?.Holds(lease);
             context?.Admitted();
+            var connection = ConnectionCapture.Begin();
             try
             {
                 response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -81,6 +82,8 @@ internal sealed class Admission
             {
                 response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
+
+            Framing.Check(response, connection);
         }
         catch
         {

@@ -27,11 +27,9 @@ internal static class ExceptionTranslation
             };
         }
 
-        if (exception is HttpIOException hio)
+        if (inBody && exception is IOException failure)
         {
-            return hio.HttpRequestError == HttpRequestError.ResponseEnded && inBody
-                ? new ClientPayloadException("The response body ended before its declared length (truncated payload).", hio, HttpRequestError.ResponseEnded)
-                : new ServerDisconnectedException($"The connection failed while reading the response: {hio.Message}", hio);
+            return InBody(failure);
         }
 
         if (exception is IOException io)
@@ -41,6 +39,25 @@ internal static class ExceptionTranslation
         }
 
         return exception;
+    }
+
+    /// <summary>
+    /// A failed read of the body: the body is incomplete (<see cref="ClientPayloadException"/>), with the disconnect as
+    /// its inner exception when the connection closed or reset, as aiohttp raises <c>ClientPayloadError</c> from the
+    /// disconnect; a body the transport could not parse (a malformed chunk) is a payload error of its own.
+    /// </summary>
+    private static ClientPayloadException InBody(IOException failure)
+    {
+        if (failure is HttpIOException { HttpRequestError: not HttpRequestError.ResponseEnded } malformed)
+        {
+            return new ClientPayloadException($"The response body is malformed: {malformed.Message}", malformed, malformed.HttpRequestError);
+        }
+
+        var what = IsReset(failure) ? "the server reset the connection" : $"the connection closed before its end ({failure.Message})";
+        return new ClientPayloadException(
+            $"The response body is incomplete: {what}.",
+            new ServerDisconnectedException($"During the response body, {what}.", failure),
+            HttpRequestError.ResponseEnded);
     }
 
     /// <summary>True when a socket error in the chain says the peer reset or aborted the connection.</summary>

@@ -41,6 +41,7 @@ internal static class Transport
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options.ConnectionsPerServer, dns, time, sockConnect, telemetry, cancellationToken),
             // The transport's System.Net.Http metrics go to the session's meter factory (the host's), as IHttpClientFactory's do.
             MeterFactory = telemetry.Metrics.MeterFactory,
+            PlaintextStreamFilter = static (context, _) => CountedNetworkStream.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
@@ -115,6 +116,7 @@ internal static class Transport
                     await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
                     var stream = new CountedNetworkStream(socket, connector, key);
                     connected = true;
+                    stream.EstablishingFor(request);
                     telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
                     return stream;
                 }
