@@ -1,4 +1,5 @@
 using AsyncHttp.Extensions.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -45,6 +46,43 @@ public sealed class SessionRegistryTests
         Assert.Single(logs.Entries, e => e.EventId.Id == 2001 && e.Category == "AsyncHttp.ClientSession.bulk");
         await host.StopAsync();
     }
+
+    [Fact]
+    public async Task GetSession_WhileAnotherSessionIsBeingBuilt_NeitherWaitsForItNorBlocksReloadsOrTheStop()
+    {
+        var logs = new LogCapture();
+        var builder = TestHosts.CreateBuilder(logs);
+        builder.Configuration["AsyncHttp:Sessions:fast:Limit"] = "3";
+        using var building = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        builder.Services.AddClientSession("slow").AddMiddleware(_ =>
+        {
+            // The user's middleware factory, called while the session is built: it takes its time.
+            building.Set();
+            release.Wait(TimeSpan.FromMinutes(1));
+            return new PassThroughHandler();
+        });
+        builder.Services.AddClientSession("fast").BindConfiguration("AsyncHttp:Sessions:fast");
+        using var host = builder.Build();
+        await host.StartAsync();
+        var registry = host.Services.GetRequiredService<ISessionRegistry>();
+
+        var slow = Task.Run(() => registry.GetSession("slow"));
+        Assert.True(building.Wait(TimeSpan.FromMinutes(1)));
+
+        // Meanwhile: another session is created, and a reload reaches it, while "slow" is still being built.
+        var fast = registry.GetSession("fast");
+        builder.Configuration["AsyncHttp:Sessions:fast:Limit"] = "7";
+        ((IConfigurationRoot)host.Services.GetRequiredService<IConfiguration>()).Reload();
+        Assert.Equal(7, fast.Connector.Stats.Limit);
+        Assert.False(slow.IsCompleted);
+
+        release.Set();
+        Assert.Same(await slow, registry.GetSession("slow"));
+        await host.StopAsync();
+    }
+
+    private sealed class PassThroughHandler : DelegatingHandler;
 
     [Fact]
     public async Task GetSession_UnknownName_ThrowsListingTheKnownNames()

@@ -25,6 +25,8 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly ReadOnlyCollection<string> _names;
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, Lock> _creating = new(StringComparer.OrdinalIgnoreCase);
+    private int _changes;
     private readonly CancellationTokenSource _disposing = new();
     private readonly IDisposable? _changeRegistration;
     private bool _closed;
@@ -91,23 +93,20 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
 
     private ClientSession Create(string name)
     {
-        // Under the lock so that one instance is made per name, and so that a reload racing with the creation is
-        // applied to the new instance (the change callback takes the lock too).
-        lock (_gate)
+        // One instance per name: a lock of the name's own, so that building a session (its transport, the user's
+        // middleware factories) never holds the registry's gate, which reloads and the host's stop take.
+        lock (_creating.GetOrAdd(name, static _ => new Lock()))
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_sessions.TryGetValue(name, out var existing))
             {
                 return existing;
             }
 
-            if (_closed)
-            {
-                throw new ObjectDisposedException(nameof(ISessionRegistry), $"Cannot create client session '{name}': the host has stopped and its sessions are closed.");
-            }
+            ThrowIfClosed(name);
 
             // A reload rejected before this first use (logged when it came) leaves the last valid settings in force, as
             // it would for a session already in use. None before the host has validated them: then the errors are thrown.
+            var changes = Volatile.Read(ref _changes);
             var options = _options.Get(name);
             var errors = _state.GetErrors(name, options);
             if (errors.Count > 0)
@@ -118,10 +117,35 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
             var traces = _catalog.TracesOf(name).Select(trace => trace(_services)).ToArray();
             var session = new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
-            _sessions[name] = session;
-            var logger = SessionLogger(name);
-            Log.SessionCreated(logger, name);
+            lock (_gate)
+            {
+                if (_closed || _disposed)
+                {
+                    session.Dispose();
+                    ThrowIfClosed(name);
+                }
+
+                _sessions[name] = session;
+            }
+
+            Log.SessionCreated(SessionLogger(name), name);
+            if (Volatile.Read(ref _changes) != changes)
+            {
+                // The configuration reloaded while the session was being built, and the reload found no session to
+                // apply to: apply what is current now.
+                OnOptionsChanged(_options.Get(name), name);
+            }
+
             return session;
+        }
+    }
+
+    private void ThrowIfClosed(string name)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        if (Volatile.Read(ref _closed))
+        {
+            throw new ObjectDisposedException(nameof(ISessionRegistry), $"Cannot create client session '{name}': the host has stopped and its sessions are closed.");
         }
     }
 
@@ -133,38 +157,40 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             return;
         }
 
+        Interlocked.Increment(ref _changes);
         name = _catalog.Normalize(name);
         var logger = SessionLogger(name);
         try
         {
-            lock (_gate)
+            if (Volatile.Read(ref _closed))
             {
-                if (_closed)
-                {
-                    return;
-                }
-
-                // Checked whether or not the session exists yet: one not used so far starts from the last valid settings.
-                var errors = _state.GetErrors(name, options);
-                if (errors.Count > 0)
-                {
-                    if (logger.IsEnabled(LogLevel.Error))
-                    {
-                        Log.ReloadRejected(logger, name, string.Join(" ", errors));
-                    }
-
-                    return;
-                }
-
-                if (!_sessions.TryGetValue(name, out var session) || session.IsClosed)
-                {
-                    return;
-                }
-
-                session.Reconfigure(options);
+                return;
             }
 
+            // Checked whether or not the session exists yet: one not used so far starts from the last valid settings.
+            var errors = _state.GetErrors(name, options);
+            if (errors.Count > 0)
+            {
+                if (logger.IsEnabled(LogLevel.Error))
+                {
+                    Log.ReloadRejected(logger, name, string.Join(" ", errors));
+                }
+
+                return;
+            }
+
+            if (!_sessions.TryGetValue(name, out var session) || session.IsClosed)
+            {
+                return;
+            }
+
+            // Outside the registry's gate: a new transport may be built, and the user's middleware factories called.
+            session.Reconfigure(options);
             Log.SessionReconfigured(logger, name);
+        }
+        catch (ObjectDisposedException) when (Volatile.Read(ref _closed))
+        {
+            // The host stopped while the reload was being applied.
         }
         catch (Exception ex)
         {

@@ -30,6 +30,47 @@ public sealed class ClientSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeleteAsync_SendsADeleteWithoutABody()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+
+        await using var response = await session.DeleteAsync(_server.Url("method").AbsoluteUri);
+
+        Assert.Equal("DELETE  ", await response.ReadAsStringAsync());
+        Assert.Equal(HttpMethod.Delete, response.Method);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task PatchAsync_SendsAPatchWithItsBody()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+
+        await using var response = await session.PatchAsync(_server.Url("method").AbsoluteUri, new StringContent("changed", System.Text.Encoding.UTF8, "text/plain"));
+
+        Assert.Equal("PATCH text/plain; charset=utf-8 changed", await response.ReadAsStringAsync());
+        Assert.Equal(HttpMethod.Patch, response.Method);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+    }
+
+    [Fact]
+    public async Task HeadAsync_ReturnsTheHeadersOfTheResourceWithNoBody_AndHoldsNoSlot()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+
+        await using var response = await session.HeadAsync(_server.Url("big?size=4096").AbsoluteUri);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(HttpMethod.Head, response.Method);
+        Assert.Equal(4096, response.ContentHeaders.ContentLength);
+        Assert.True(response.IsReleased);
+        Assert.Equal(0, session.Connector.Stats.InUse);
+        Assert.Empty(await response.ReadAsBytesAsync());
+        await using var stream = await response.ReadAsStreamAsync();
+        Assert.Equal(0, await stream.ReadAsync(new byte[16]));
+    }
+
+    [Fact]
     public async Task Headers_PerRequestHeader_ReplacesSessionDefaultOfTheSameName()
     {
         var options = new ClientSessionOptions();

@@ -1,0 +1,92 @@
+using System.Net.Security;
+using System.Reflection;
+using AsyncHttp.Internal;
+
+namespace AsyncHttp.Tests.Session;
+
+/// <summary>
+/// <see cref="ClientSessionOptions.Clone"/> copies every setting, whatever settings are added later, and a change of
+/// any transport setting is seen as one: both are checked by reflection over the public properties.
+/// </summary>
+public sealed class ClientSessionOptionsTests
+{
+    private static readonly PropertyInfo[] Settings = typeof(ClientSessionOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance);
+
+    [Fact]
+    public void Clone_EverySettingChanged_CopiesEachOne_AndCopiesWhatIsMutable()
+    {
+        var options = new ClientSessionOptions();
+        foreach (var setting in Settings)
+        {
+            setting.SetValue(options, Different(setting, setting.GetValue(options)));
+        }
+
+        var copy = options.Clone();
+
+        foreach (var setting in Settings)
+        {
+            var expected = setting.GetValue(options);
+            var actual = setting.GetValue(copy);
+            if (expected is ClientTimeout timeout)
+            {
+                Assert.NotSame(timeout, actual);
+                Assert.Equivalent(timeout, actual, strict: true);
+            }
+            else if (expected is IDictionary<string, string> headers)
+            {
+                Assert.NotSame(headers, actual);
+                Assert.Equal(headers, (IDictionary<string, string>)actual!);
+            }
+            else
+            {
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
+    [Fact]
+    public void Clone_CopiesTheHeadersCaseInsensitively()
+    {
+        var options = new ClientSessionOptions();
+        options.Headers["X-One"] = "1";
+
+        var copy = options.Clone();
+        copy.Headers["x-one"] = "2";
+
+        Assert.Single(copy.Headers);
+        Assert.Equal("1", options.Headers["X-One"]);
+    }
+
+    [Fact]
+    public void TransportSettings_EachOneChanged_IsSeenAsAChange_OtherSettingsAreNot()
+    {
+        var transport = typeof(TransportSettings).GetProperties().Select(p => p.Name).ToHashSet();
+        var baseline = new ClientSessionOptions().ToTransportSettings();
+        foreach (var setting in Settings)
+        {
+            var options = new ClientSessionOptions();
+            setting.SetValue(options, Different(setting, setting.GetValue(options)));
+            var changed = options.ToTransportSettings() != baseline;
+
+            // The limits shape the transport too (its connections per server); the timeouts by SockConnect.
+            var shapesTransport = transport.Contains(setting.Name) || setting.Name is nameof(ClientSessionOptions.Limit)
+                or nameof(ClientSessionOptions.LimitPerHost) or nameof(ClientSessionOptions.Timeout);
+            Assert.True(shapesTransport == changed, $"{setting.Name}: shapes the transport {shapesTransport}, seen as a change {changed}");
+        }
+    }
+
+    /// <summary>A value of the setting's type that differs from <paramref name="current"/> (and from the default).</summary>
+    private static object? Different(PropertyInfo setting, object? current) => current switch
+    {
+        int i => i + 7,
+        long l => l + 7,
+        bool b => !b,
+        TimeSpan t => t + TimeSpan.FromSeconds(7),
+        ClientTimeout => new ClientTimeout { Total = TimeSpan.FromSeconds(7), Connect = TimeSpan.FromSeconds(8), SockConnect = TimeSpan.FromSeconds(9), SockRead = TimeSpan.FromSeconds(10) },
+        IDictionary<string, string> => new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["X-Seven"] = "7" },
+        null when setting.PropertyType == typeof(Uri) => new Uri("http://example.test/base/"),
+        null when setting.PropertyType == typeof(RemoteCertificateValidationCallback) => new RemoteCertificateValidationCallback(static (_, _, _, _) => true),
+        null when setting.PropertyType == typeof(Func<ClientTransportContext, HttpMessageHandler>) => new Func<ClientTransportContext, HttpMessageHandler>(static _ => new HttpClientHandler()),
+        _ => throw new InvalidOperationException($"No different value for {setting.Name} ({setting.PropertyType}): add one here."),
+    };
+}
