@@ -128,7 +128,8 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
                 _sessions[name] = session;
             }
 
-            Log.SessionCreated(SessionLogger(name), name);
+            var logger = SessionLogger(name);
+            Log.SessionCreated(logger, name);
             if (Volatile.Read(ref _changes) != changes)
             {
                 // The configuration reloaded while the session was being built, and the reload found no session to

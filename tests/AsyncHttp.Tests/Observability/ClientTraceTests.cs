@@ -73,7 +73,14 @@ public sealed class ClientTraceTests : IAsyncLifetime
         Assert.Equal(["RequestStart", "ConnectionQueuedStart"], TakeEvents());
         _server.Open("tq0");
         _server.Open("tq1");
-        (await first).Dispose();
+
+        // Read to its end, the first body leaves its connection in the pool for the second (one disposed unread would
+        // close it, unless the rest of the body had already arrived).
+        await using (var response = await first)
+        {
+            await response.ReadAsStringAsync();
+        }
+
         (await second).Dispose();
 
         var rest = TakeEvents();

@@ -85,7 +85,7 @@ public sealed class ClientSessionOptionsTests
         ClientTimeout => new ClientTimeout { Total = TimeSpan.FromSeconds(7), Connect = TimeSpan.FromSeconds(8), SockConnect = TimeSpan.FromSeconds(9), SockRead = TimeSpan.FromSeconds(10) },
         IDictionary<string, string> => new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["X-Seven"] = "7" },
         null when setting.PropertyType == typeof(Uri) => new Uri("http://example.test/base/"),
-        null when setting.PropertyType == typeof(RemoteCertificateValidationCallback) => new RemoteCertificateValidationCallback(static (_, _, _, _) => true),
+        null when setting.PropertyType == typeof(RemoteCertificateValidationCallback) => new RemoteCertificateValidationCallback(static (_, _, _, errors) => errors == SslPolicyErrors.None),
         null when setting.PropertyType == typeof(Func<ClientTransportContext, HttpMessageHandler>) => new Func<ClientTransportContext, HttpMessageHandler>(static _ => new HttpClientHandler()),
         _ => throw new InvalidOperationException($"No different value for {setting.Name} ({setting.PropertyType}): add one here."),
     };
