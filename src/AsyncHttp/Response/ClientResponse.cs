@@ -202,127 +202,121 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// The body is larger than the buffer limit, or than one array can hold (<see cref="Array.MaxLength"/>).
     /// </exception>
     /// <exception cref="InvalidOperationException">The body was read as a stream already, or an earlier read failed.</exception>
-    public async Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
-    {
-        if (Volatile.Read(ref _bodyState) == Buffered)
-        {
-            // A later read: a copy, so the array the first read returned stays its caller's.
-            return [.. _buffered!];
-        }
-
-        return await BufferAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task<byte[]> ReadAsBytesAsync(CancellationToken cancellationToken = default)
+        // A later read gets a copy, so the array the first read returned stays its caller's.
+        => Volatile.Read(ref _bodyState) == Buffered ? Task.FromResult<byte[]>([.. _buffered!]) : BufferAsync(cancellationToken);
 
     /// <summary>The body, buffered by the first read and kept.</summary>
     private ValueTask<byte[]> BodyAsync(CancellationToken cancellationToken)
         => Volatile.Read(ref _bodyState) == Buffered ? new ValueTask<byte[]>(_buffered!) : new ValueTask<byte[]>(BufferAsync(cancellationToken));
 
-    private async Task<byte[]> BufferAsync(CancellationToken cancellationToken)
-    {
-        if (Interlocked.CompareExchange(ref _bodyState, Buffering, Unread) != Unread)
-        {
-            throw AlreadyRead();
-        }
+    /// <summary>Reads the body into memory and keeps it, once: one state machine for the read.</summary>
+    private Task<byte[]> BufferAsync(CancellationToken cancellationToken)
+        => Interlocked.CompareExchange(ref _bodyState, Buffering, Unread) == Unread
+            ? ReadBodyAsync(cancellationToken)
+            : Task.FromException<byte[]>(AlreadyRead());
 
+    /// <summary>Records the body a buffered read got, for the reads after it.</summary>
+    private byte[] Keep(byte[] body)
+    {
+        _buffered = body;
+        Volatile.Write(ref _bodyState, Buffered);
+        return body;
+    }
+
+    private async Task<byte[]> ReadBodyAsync(CancellationToken cancellationToken)
+    {
         try
         {
-            var body = await ReadBodyAsync(cancellationToken).ConfigureAwait(false);
-            _buffered = body;
-            Volatile.Write(ref _bodyState, Buffered);
-            return body;
+            ThrowIfGone(cancellationToken);
+            var declaredLength = DeclaredLength;
+            if (declaredLength == 0)
+            {
+                return Keep([]);
+            }
+
+            var limit = _context.Options.MaxResponseContentBufferSize;
+            if (declaredLength is { } declared && declared > limit)
+            {
+                Dispose();
+                throw TooLarge(limit);
+            }
+
+            // A cap above 2 GiB still cannot make an array larger than the runtime allows.
+            if (declaredLength > Array.MaxLength)
+            {
+                Dispose();
+                throw BodyLimits.TooLargeForArray(declaredLength);
+            }
+
+            var stream = await OpenBody(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                if (_lease is not null && declaredLength is { } exact)
+                {
+                    // The transport holds the body to the length it declared: one array of that size, and no copy.
+                    var body = GC.AllocateUninitializedArray<byte>((int)exact);
+                    var filled = 0;
+                    while (filled < body.Length)
+                    {
+                        var read = await stream.ReadAsync(body.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                        if (read == 0)
+                        {
+                            return Keep(body[..filled]);
+                        }
+
+                        filled += read;
+                    }
+
+                    return Keep(body);
+                }
+
+                // The buffer grows to one byte past the cap, to see a body pass it, or to the largest array.
+                var most = (int)Math.Min(limit, Array.MaxLength - 1L) + 1;
+                var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min((declaredLength ?? 4096) + 1, most));
+                var length = 0;
+                try
+                {
+                    while (true)
+                    {
+                        if (length == buffer.Length)
+                        {
+                            if (length == Array.MaxLength)
+                            {
+                                Dispose();
+                                throw BodyLimits.TooLargeForArray(null);
+                            }
+
+                            var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(2L * buffer.Length, most));
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+
+                        var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                        if (read == 0)
+                        {
+                            return Keep(buffer.AsSpan(0, length).ToArray());
+                        }
+
+                        length += read;
+                        if (length > limit)
+                        {
+                            Dispose();
+                            throw TooLarge(limit);
+                        }
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
         }
         catch
         {
             Volatile.Write(ref _bodyState, Failed);
             throw;
-        }
-    }
-
-    private async Task<byte[]> ReadBodyAsync(CancellationToken cancellationToken)
-    {
-        ThrowIfGone(cancellationToken);
-        var declaredLength = DeclaredLength;
-        if (declaredLength == 0)
-        {
-            return [];
-        }
-
-        var limit = _context.Options.MaxResponseContentBufferSize;
-        if (declaredLength is { } declared && declared > limit)
-        {
-            Dispose();
-            throw TooLarge(limit);
-        }
-
-        // A cap above 2 GiB still cannot make an array larger than the runtime allows.
-        if (declaredLength > Array.MaxLength)
-        {
-            Dispose();
-            throw BodyLimits.TooLargeForArray(declaredLength);
-        }
-
-        var stream = await OpenBody(cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            if (_lease is not null && declaredLength is { } exact)
-            {
-                // The transport holds the body to the length it declared: one array of that size, and no copy.
-                var body = GC.AllocateUninitializedArray<byte>((int)exact);
-                var filled = 0;
-                while (filled < body.Length)
-                {
-                    var read = await stream.ReadAsync(body.AsMemory(filled), cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        return body[..filled];
-                    }
-
-                    filled += read;
-                }
-
-                return body;
-            }
-
-            // The buffer grows to one byte past the cap, to see a body pass it, or to the largest array.
-            var most = (int)Math.Min(limit, Array.MaxLength - 1L) + 1;
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min((declaredLength ?? 4096) + 1, most));
-            var length = 0;
-            try
-            {
-                while (true)
-                {
-                    if (length == buffer.Length)
-                    {
-                        if (length == Array.MaxLength)
-                        {
-                            Dispose();
-                            throw BodyLimits.TooLargeForArray(null);
-                        }
-
-                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(2L * buffer.Length, most));
-                        buffer.AsSpan(0, length).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                    }
-
-                    var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        return buffer.AsSpan(0, length).ToArray();
-                    }
-
-                    length += read;
-                    if (length > limit)
-                    {
-                        Dispose();
-                        throw TooLarge(limit);
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
         }
     }
 
