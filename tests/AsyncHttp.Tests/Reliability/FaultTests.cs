@@ -101,6 +101,26 @@ public sealed class FaultTests
         Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
         Assert.IsNotType<ClientPayloadException>(error.InnerException);
         Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+
+        // The transport sends a request without a body again on a connection that fails before any response byte, up to
+        // three times; the session adds no round of its own on top (it would make eight sends).
+        Assert.Equal(4, server.RequestsReceived);
+        Assert.Equal(4, server.AcceptedConnections);
+        await session.DisposeAsync();
+        await server.WhenAllSocketsClosed();
+    }
+
+    [Fact]
+    public async Task DisconnectBeforeAnyResponseByte_IdempotentRequestWithABody_IsSentOnceMore()
+    {
+        await using var server = new FaultServer();
+        var session = new ClientSession("faults", new ClientSessionOptions { Limit = 1 });
+
+        await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.PutAsync(server.Url(FaultServer.CloseBeforeResponse).AbsoluteUri, new StringContent("body")));
+
+        // The transport does not send a body twice; the session does, once, for an idempotent method.
+        Assert.Equal(2, server.RequestsReceived);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
         await session.DisposeAsync();
         await server.WhenAllSocketsClosed();
     }

@@ -103,11 +103,13 @@ internal sealed class Admission
     }
 
     /// <summary>
-    /// The server closed the connection before answering: true for an idempotent request (RFC 9110 §9.2.2) that the
-    /// caller still wants, which may then be sent once more.
+    /// The server closed the connection before answering: true for an idempotent request (RFC 9110 §9.2.2) with a body
+    /// that the caller still wants, which may then be sent once more. A request without a body is not: the transport
+    /// retries those itself, up to three times, and one more round here would send it eight times to a server that
+    /// always closes.
     /// </summary>
     public static bool IsRetryable(HttpRequestMessage request, HttpRequestException exception, CancellationToken cancellationToken)
-        => IsIdempotent(request.Method) && IsClosedBeforeResponse(exception) && !cancellationToken.IsCancellationRequested;
+        => request.Content is not null && IsIdempotent(request.Method) && IsClosedBeforeResponse(exception) && !cancellationToken.IsCancellationRequested;
 
     /// <summary>
     /// The response now carries the slot: the lease holds its body, a response without a body gives the slot back at
