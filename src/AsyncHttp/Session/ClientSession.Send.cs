@@ -27,31 +27,30 @@ public sealed partial class ClientSession
 
     private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
     {
-        var admission = pipeline.Generation.Admission;
-        var timeout = options?.Timeout ?? pipeline.Options.Timeout;
-
         // 1. Admit. Without middlewares nothing needs to see the request before admission, so the first hop takes its
         // slot before the request is built: a queued request is little more than a waiter and its URL, and the
         // queue's deadline (Connect or Total) is kept by the connector, one timer for all waiters. What this state
-        // machine keeps across the wait is what a queued request costs.
+        // machine keeps across the wait is what a queued request costs: what can be read again from the pipeline and
+        // the options is not kept in locals of its own.
         Connector.SlotLease? lease = null;
         try
         {
             Telemetry.RequestStarted(request.Method, request.RequestUri!);
             if (pipeline.Generation.Middlewares is null)
             {
-                lease = await admission.AcquireAsync(request, cancellationToken, Deadline.InQueue(timeout, started, _time)).ConfigureAwait(false);
+                var deadline = Deadline.InQueue(TimeoutOf(pipeline, options), started, _time);
+                lease = await pipeline.Generation.Admission.AcquireAsync(request, cancellationToken, deadline).ConfigureAwait(false);
                 if (pipeline.Generation.IsRetired)
                 {
                     // A reload built a new transport while this request waited (its limits changed, say): it is sent
                     // through the new one, with the settings it started with.
-                    (pipeline, admission) = SwitchTransport(pipeline);
+                    pipeline = SwitchTransport(pipeline);
                 }
             }
         }
         catch (Exception ex)
         {
-            var unadmitted = CreateContext(request, pipeline, timeout, started, cancellationToken);
+            var unadmitted = CreateContext(request, pipeline, TimeoutOf(pipeline, options), started, cancellationToken);
             if (ex is QueueDeadlineExceededException expired)
             {
                 unadmitted.Expired(expired.Kind);
@@ -61,7 +60,7 @@ public sealed partial class ClientSession
         }
 
         // 2. Prepare: the request's context (its timers and cancellation), headers and cookies.
-        var context = CreateContext(request, pipeline, timeout, started, cancellationToken);
+        var context = CreateContext(request, pipeline, TimeoutOf(pipeline, options), started, cancellationToken);
         HopCookies cookies;
         try
         {
@@ -90,8 +89,8 @@ public sealed partial class ClientSession
                 }
                 else
                 {
-                    lease ??= await admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
-                    response = await admission.SendAsync(lease, request, context, wrap: false, context.Token).ConfigureAwait(false);
+                    lease ??= await pipeline.Generation.Admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
+                    response = await pipeline.Generation.Admission.SendAsync(lease, request, context, wrap: false, context.Token).ConfigureAwait(false);
                 }
 
                 cookies.Store(request.RequestUri!, response);
@@ -128,12 +127,15 @@ public sealed partial class ClientSession
         return Finish(request, response, lease, context, hops, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
     }
 
-    private (Pipeline Pipeline, Admission Admission) SwitchTransport(Pipeline pipeline)
+    private Pipeline SwitchTransport(Pipeline pipeline)
     {
         var current = EnterPipeline();
         pipeline.Generation.Exit();
-        return (pipeline with { Transport = current.Transport, Generation = current.Generation }, current.Generation.Admission);
+        return pipeline with { Transport = current.Transport, Generation = current.Generation };
     }
+
+    /// <summary>The request's timeouts: its own, or the session's as they were when it started.</summary>
+    private static ClientTimeout TimeoutOf(Pipeline pipeline, RequestOptions? options) => options?.Timeout ?? pipeline.Options.Timeout;
 
     /// <summary>Sets the request's headers and takes its cookies; the cookies of each hop are applied as it is sent.</summary>
     private HopCookies Prepare(HttpRequestMessage request, ClientSessionOptions session, RequestOptions? options)
