@@ -45,7 +45,8 @@ public sealed partial class ClientSession
     /// <see cref="ClientRequestOptionKeys"/>. After the redirects the session follows,
     /// <see cref="HttpResponseMessage.RequestMessage"/> is the last hop's request, whose URL is the final one. Errors are
     /// the session's typed exceptions, all <see cref="HttpRequestException"/>s; a full queue is a
-    /// <see cref="QueueFullException"/>.
+    /// <see cref="QueueFullException"/>. The synchronous <see cref="HttpClient.Send(HttpRequestMessage)"/> is not
+    /// supported (<see cref="NotSupportedException"/>): a request may wait in the queue.
     /// </para>
     /// </remarks>
     /// <returns>A new handler; dispose it (or the <see cref="HttpClient"/> that owns it) when done.</returns>

@@ -561,6 +561,24 @@ public sealed class ClientSessionHandlerTests : IAsyncLifetime
         AssertNothingHeld(session);
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Decompression_TheSessionDecodesWithinItsCap_ForHttpClientCallers(string encoding)
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1, MaxDecompressedContentSize = 10_000 });
+        using var client = ClientOf(session);
+
+        using (var response = await client.GetAsync(_server.Url($"compressed?encoding={encoding}&size=5000")))
+        {
+            Assert.Equal(5000, (await response.Content.ReadAsByteArrayAsync()).Length);
+            Assert.Empty(response.Content.Headers.ContentEncoding);
+        }
+
+        await Assert.ThrowsAsync<ClientPayloadException>(() => client.GetAsync(_server.Url($"compressed?encoding={encoding}&size=50000")));
+        AssertNothingHeld(session);
+    }
+
     [Fact]
     public async Task Reconfigure_TheHandlerFollowsTheSessionsNewSettings()
     {
