@@ -41,6 +41,28 @@ internal static class ItemsEndpoints
         }
     }
 
+    /// <summary>
+    /// <c>GET /items/7</c>: one item through <see cref="CatalogClient"/>, a typed <see cref="HttpClient"/> on the same
+    /// session. Its errors are the session's typed exceptions, as for the session's own calls.
+    /// </summary>
+    public static async Task<IResult> GetItemAsync(int id, CatalogClient catalog, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var item = await catalog.GetItemAsync(id, cancellationToken);
+            return Results.Ok(new ItemSummary(item.Id, item.Size, item.LatencyMs));
+        }
+        catch (ClientTimeoutException ex)
+        {
+            return Results.Problem(ex.Message, statusCode: StatusCodes.Status504GatewayTimeout);
+        }
+        catch (HttpRequestException ex)
+        {
+            // ClientException and HttpClient's own status errors (GetFromJsonAsync checks the status) alike.
+            return Results.Problem(ex.Message, statusCode: StatusCodes.Status502BadGateway);
+        }
+    }
+
     /// <summary><c>GET /sessions</c>: limits, slots in use, queue and open connections of every session.</summary>
     public static IResult GetSessions(ISessionRegistry sessions)
         => Results.Ok(sessions.Names.ToDictionary(name => name, name => sessions.GetSession(name).Connector.Stats));

@@ -1,7 +1,7 @@
 // An ASP.NET Core minimal API that fans out to an upstream through a named session and aggregates the answers.
 //
 // Run:  dotnet run --project samples/AsyncHttp.Samples.WebApi
-// Try:  curl 'http://127.0.0.1:5080/items?ids=1,2,3,4,5'   and   curl http://127.0.0.1:5080/sessions
+// Try:  curl 'http://127.0.0.1:5080/items?ids=1,2,3,4,5'   curl http://127.0.0.1:5080/items/7   curl http://127.0.0.1:5080/sessions
 //
 // The session "catalog" comes from appsettings.json (AsyncHttp:Sessions:catalog). Without an Upstream setting
 // (--Upstream http://host:port/), the app starts the demo upstream on 127.0.0.1 and points the session at it.
@@ -27,6 +27,9 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 });
 builder.Services.AddClientSessions(builder.Configuration.GetSection("AsyncHttp:Sessions"));
 
+// HttpClient code on the same session: a typed client whose requests take the catalog session's slots and queue.
+builder.Services.AddHttpClient<CatalogClient>().UseClientSession(ItemsEndpoints.Session);
+
 var console = builder.Configuration.GetValue<bool>("Telemetry:Console");
 var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 var telemetry = builder.Services.AddOpenTelemetry()
@@ -43,8 +46,9 @@ if (otlp)
 }
 
 var app = builder.Build();
-app.MapGet("/", () => "GET /items?ids=1,2,3 fans out to the upstream and aggregates; GET /sessions shows each session's connector.");
+app.MapGet("/", () => "GET /items?ids=1,2,3 fans out to the upstream and aggregates; GET /items/7 fetches one through a typed HttpClient on the same session; GET /sessions shows each session's connector.");
 app.MapGet("/items", ItemsEndpoints.GetItemsAsync);
+app.MapGet("/items/{id:int}", ItemsEndpoints.GetItemAsync);
 app.MapGet("/sessions", ItemsEndpoints.GetSessions);
 
 // Stopping the app (Ctrl+C) closes the sessions after the requests in flight have finished.

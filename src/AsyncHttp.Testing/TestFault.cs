@@ -8,16 +8,17 @@ public enum TestFault
 
     /// <summary>
     /// The server resets the connection (TCP RST). Before the headers, the session sees what
-    /// <see cref="SocketsHttpHandler"/> reports for a reset; an idempotent request is sent once more, as it is for a
-    /// kept-alive connection the server dropped, then fails with <see cref="ServerDisconnectedException"/>. In the body,
-    /// reading fails with <see cref="ServerDisconnectedException"/>.
+    /// <see cref="SocketsHttpHandler"/> reports for a reset, and the request is sent again as over real sockets (a
+    /// request without a body up to 3 more times, by the transport; an idempotent one with a body once more, by the
+    /// session), then fails with <see cref="ServerDisconnectedException"/>. In the body, reading fails with
+    /// <see cref="ClientPayloadException"/>, the <see cref="ServerDisconnectedException"/> inside it.
     /// </summary>
     Reset,
 
     /// <summary>
     /// The server closes the connection before its response is complete. Before the headers, the session sees "the
-    /// response ended prematurely" (an idempotent request is sent once more); in a body of declared length, reading
-    /// fails with <see cref="ClientPayloadException"/> (a truncated payload).
+    /// response ended prematurely" (the request is sent again as for <see cref="Reset"/>); in a body of declared length,
+    /// reading fails with <see cref="ClientPayloadException"/> (a truncated payload).
     /// </summary>
     Close,
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The side-by-side load comparison of issue 5 (docs/benchmarks.md): ClientSession, raw HttpClient,
-# IHttpClientFactory, Flurl 4 and aiohttp against Debian's nginx on 127.0.0.1, each run in its own process,
+# IHttpClientFactory, the factory on a session (UseClientSession, issue 16), Flurl 4 and aiohttp against Debian's
+# nginx on 127.0.0.1, each run in its own process,
 # clients interleaved per workload, REPS repetitions, medians. Not part of .ci/run.
 #
 #   tests/AsyncHttp.Benchmarks/run-load.sh                 # everything, under 10 minutes (SCALE, BUDGET below)
 #   REPS=1 WORKLOADS=small-c64 CLIENTS="raw session" tests/AsyncHttp.Benchmarks/run-load.sh   # a quick check
+#   WORKLOADS="small-c64 two-hosts-limit" CLIENTS="factory factory-session" tests/AsyncHttp.Benchmarks/run-load.sh
+#     # issue 16: the factory on a session against the plain factory; two-hosts-limit (Limit 16 over two hosts, no
+#     # per-host limit) shows the plain factory, whose limit is per server, opening more connections than Limit
 #
 # Writes the markdown table to stdout and to $OUT_DIR/load-comparison.md, the raw runs to $OUT_DIR/load-runs.jsonl.
 set -euo pipefail
@@ -12,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 REPS=${REPS:-3}
-CLIENTS=${CLIENTS:-"session raw factory flurl aiohttp"}
+CLIENTS=${CLIENTS:-"session raw factory factory-session flurl aiohttp"}
 WORKLOADS=${WORKLOADS:-"small-c64 small-queue 16k-c64 burst-100k two-hosts"}
 OUT_DIR=${OUT_DIR:-"$root/BenchmarkDotNet.Artifacts/load"}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}   # seconds per client run
@@ -36,6 +40,7 @@ workload_spec() {
     16k-c64)     echo "$(scaled 20000) 64 100 0 16k 0" ;;
     burst-100k)  echo "100000 100000 100 0 small 0" ;;
     two-hosts)   echo "$(scaled 20000) 64 100 10 small 1" ;;
+    two-hosts-limit) echo "$(scaled 20000) 64 16 0 small 1" ;;
     *) echo "unknown workload $1" >&2; return 1 ;;
   esac
 }

@@ -16,6 +16,7 @@ public sealed class PackageMetadataTests(PackageFeed feed)
     [InlineData("AsyncHttp")]
     [InlineData("AsyncHttp.Extensions")]
     [InlineData("AsyncHttp.Testing")]
+    [InlineData("AsyncHttp.HttpClientFactory")]
     public void Nuspec_EveryPackage_CarriesLicenceReadmeRepositoryAndDescription(string id)
     {
         var metadata = Metadata(id);
@@ -57,12 +58,24 @@ public sealed class PackageMetadataTests(PackageFeed feed)
 
         // The test kit uses the public API only: this version or a later one.
         Assert.Equal(new Dictionary<string, string> { ["AsyncHttp"] = feed.Version, ["AsyncHttp.Extensions"] = feed.Version }, testing);
+
+        // The factory integration: public API only, and the lowest Microsoft.Extensions.Http(.Resilience) it needs.
+        Assert.Equal(
+            new Dictionary<string, string>
+            {
+                ["AsyncHttp"] = feed.Version,
+                ["AsyncHttp.Extensions"] = feed.Version,
+                ["Microsoft.Extensions.Http"] = "10.0.0",
+                ["Microsoft.Extensions.Http.Resilience"] = "10.0.0",
+            },
+            Dependencies("AsyncHttp.HttpClientFactory"));
     }
 
     [Theory]
     [InlineData("AsyncHttp")]
     [InlineData("AsyncHttp.Extensions")]
     [InlineData("AsyncHttp.Testing")]
+    [InlineData("AsyncHttp.HttpClientFactory")]
     public void Symbols_EveryPackage_HasAPdbWithSourceLinkToTheRepository(string id)
     {
         using var symbols = ZipFile.OpenRead(feed.PackagePath(id, "snupkg"));

@@ -279,7 +279,8 @@ public sealed class TestUpstreamTests
             .Respond(TestResponse.Text("fresh"));
         await using var session = Session();
 
-        // As with a kept-alive connection the server has just dropped: the GET goes once more, with its slot.
+        // As with a kept-alive connection the server has just dropped: the GET goes once more, with its slot (the
+        // transport resends a request without a body; the session resends an idempotent one with a body).
         Assert.Equal("fresh", await GetTextAsync(session, "stale"));
         Assert.Equal(2, route.Requests.Count);
     }
@@ -287,16 +288,20 @@ public sealed class TestUpstreamTests
     [Theory]
     [InlineData(TestFault.Reset)]
     [InlineData(TestFault.Close)]
-    public async Task Fault_BeforeHeaders_ThrowsServerDisconnectedExceptionAfterOneRetry(TestFault fault)
+    public async Task Fault_BeforeHeaders_ThrowsServerDisconnectedExceptionAfterTheRetriesOfProduction(TestFault fault)
     {
         var get = _upstream.Map(HttpMethod.Get, "/api/broken").Respond(TestResponse.Failure(fault));
+        var put = _upstream.Map(HttpMethod.Put, "/api/broken").Respond(TestResponse.Failure(fault));
         var post = _upstream.Map(HttpMethod.Post, "/api/broken").Respond(TestResponse.Failure(fault));
         await using var session = Session();
 
         await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.GetAsync("broken"));
+        await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.PutAsync("broken", new StringContent("x")));
         await Assert.ThrowsAsync<ServerDisconnectedException>(() => session.PostAsync("broken", new StringContent("x")));
 
-        Assert.Equal(2, get.Requests.Count);
+        // As over real sockets: a GET 4 times (the transport's 3 retries), a PUT twice (the session's), a POST once.
+        Assert.Equal(4, get.Requests.Count);
+        Assert.Equal(2, put.Requests.Count);
         Assert.Single(post.Requests);
         Assert.Equal(0, session.Connector.Stats.InUse);
     }

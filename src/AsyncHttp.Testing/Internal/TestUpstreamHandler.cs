@@ -8,24 +8,34 @@ namespace AsyncHttp.Testing.Internal;
 /// </summary>
 internal sealed class TestUpstreamHandler(TestUpstream upstream, ClientTransportContext context) : HttpMessageHandler
 {
+    // As SocketsHttpHandler: a request without a body whose connection fails before any response byte is sent again,
+    // up to this many times (its MaxConnectionFailureRetries).
+    private const int RetriesWithoutBody = 3;
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var received = await TestRequest.ReceiveAsync(request, context.SessionName, cancellationToken).ConfigureAwait(false);
-        var response = upstream.Answer(received);
-
-        // The wait starts before the arrival is announced: a test that awaits the arrival and then advances its clock
-        // moves this wait too.
-        var headers = Delay(response.HeadersDelay, context.TimeProvider, cancellationToken);
-        upstream.Received(received);
-        await headers.ConfigureAwait(false);
-
-        if (response.Fault != TestFault.None && response.FaultAfterBodyBytes is null)
+        for (var attempt = 0; ; attempt++)
         {
-            throw Faults.BeforeHeaders(response.Fault);
-        }
+            cancellationToken.ThrowIfCancellationRequested();
+            var received = await TestRequest.ReceiveAsync(request, context.SessionName, cancellationToken).ConfigureAwait(false);
+            var response = upstream.Answer(received);
 
-        return Build(request, response);
+            // The wait starts before the arrival is announced: a test that awaits the arrival and then advances its
+            // clock moves this wait too.
+            var headers = Delay(response.HeadersDelay, context.TimeProvider, cancellationToken);
+            upstream.Received(received);
+            await headers.ConfigureAwait(false);
+
+            if (response.Fault == TestFault.None || response.FaultAfterBodyBytes is not null)
+            {
+                return Build(request, response);
+            }
+
+            if (request.Content is not null || attempt == RetriesWithoutBody)
+            {
+                throw Faults.BeforeHeaders(response.Fault);
+            }
+        }
     }
 
     /// <summary>A wait on <paramref name="time"/>; none for zero, until cancelled for an infinite one.</summary>

@@ -25,7 +25,36 @@ public sealed partial class ClientSession
         }
     }
 
-    private async Task<ClientResponse> SendCoreAsync(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
+    /// <summary>
+    /// What every request does before its first await: the session must be open, the request's URL is made absolute
+    /// (and its credentials moved to a header), its per-request headers and cookies are checked, and it counts as a
+    /// user of the current pipeline.
+    /// </summary>
+    private Pipeline Begin(HttpRequestMessage request, RequestOptions? options)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        var pipeline = EnterPipeline();
+        try
+        {
+            UrlResolution.Prepare(request, pipeline.Options, options);
+            ValidateHeaders(options?.Headers);
+            HopCookies.Validate(options?.Cookies);
+        }
+        catch
+        {
+            pipeline.Generation.Exit();
+            throw;
+        }
+
+        return pipeline;
+    }
+
+    /// <summary>
+    /// The one path of a request, whoever sends it: admission, timeouts, headers, cookies, redirects and release are
+    /// the same for every caller; only the finish (<typeparamref name="TFinish"/>) differs.
+    /// </summary>
+    private async Task<TResult> SendCoreAsync<TResult, TFinish>(HttpRequestMessage request, Pipeline pipeline, RequestOptions? options, long started, CancellationToken cancellationToken)
+        where TFinish : struct, IRequestFinish<TResult>
     {
         // 1. Admit. Without middlewares nothing needs to see the request before admission, so the first hop takes its
         // slot before the request is built: a queued request is little more than a waiter and its URL, and the
@@ -90,7 +119,12 @@ public sealed partial class ClientSession
                 else
                 {
                     lease ??= await pipeline.Generation.Admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
-                    response = await pipeline.Generation.Admission.SendAsync(lease, request, context, wrap: false, context.Token).ConfigureAwait(false);
+                    response = await pipeline.Generation.Admission.SendAsync(lease, request, context, wrap: TFinish.WrapsBody, context.Token).ConfigureAwait(false);
+                }
+
+                if (TFinish.KeepsRequest && hops is null)
+                {
+                    cookies.Restore(request);
                 }
 
                 cookies.Store(request.RequestUri!, response);
@@ -120,11 +154,16 @@ public sealed partial class ClientSession
             // response and its slot go back.
             response?.Dispose();
             lease?.Release();
+            if (TFinish.KeepsRequest && hops is null)
+            {
+                cookies.Restore(request);
+            }
+
             throw Failed(request, context, ex);
         }
 
         // 4. Finish: the caller's response holds the last hop's slot until its body is read or it is disposed.
-        return Finish(request, response, lease, context, hops, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
+        return TFinish.Finish(this, request, response, lease, context, hops, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
     }
 
     private Pipeline SwitchTransport(Pipeline pipeline)
@@ -150,7 +189,7 @@ public sealed partial class ClientSession
         return new HopCookies(request, session.UseCookies ? Cookies : null, options?.Cookies, mayHaveCookieHeader: !bare);
     }
 
-    private ClientResponse Finish(HttpRequestMessage request, HttpResponseMessage response, Connector.SlotLease? lease, RequestContext context, List<RedirectHop>? hops, bool raiseForStatus)
+    private ClientResponse FinishResponse(HttpRequestMessage request, HttpResponseMessage response, Connector.SlotLease? lease, RequestContext context, List<RedirectHop>? hops, bool raiseForStatus)
     {
         context.HeadersReceived();
         context.StatusCode = (int)response.StatusCode;
@@ -266,5 +305,16 @@ public sealed partial class ClientSession
                 content.Headers.TryAddWithoutValidation(name, value);
             }
         }
+    }
+
+    /// <summary>The finish of the session's own API: a <see cref="ClientResponse"/>, whose body the session reads through the lease.</summary>
+    private readonly struct ResponseFinish : IRequestFinish<ClientResponse>
+    {
+        public static bool WrapsBody => false;
+
+        public static bool KeepsRequest => false;
+
+        public static ClientResponse Finish(ClientSession session, HttpRequestMessage request, HttpResponseMessage response, Connector.SlotLease? lease, RequestContext context, List<RedirectHop>? hops, bool raiseForStatus)
+            => session.FinishResponse(request, response, lease, context, hops, raiseForStatus);
     }
 }

@@ -173,21 +173,8 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     public Task<ClientResponse> SendAsync(HttpRequestMessage request, RequestOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ObjectDisposedException.ThrowIf(_closed, this);
-        var pipeline = EnterPipeline();
-        try
-        {
-            UrlResolution.Prepare(request, pipeline.Options, options);
-            ValidateHeaders(options?.Headers);
-            HopCookies.Validate(options?.Cookies);
-        }
-        catch
-        {
-            pipeline.Generation.Exit();
-            throw;
-        }
-
-        return SendCoreAsync(request, pipeline, options, _time.GetTimestamp(), cancellationToken);
+        var pipeline = Begin(request, options);
+        return SendCoreAsync<ClientResponse, ResponseFinish>(request, pipeline, options, _time.GetTimestamp(), cancellationToken);
     }
 
     /// <summary>

@@ -15,8 +15,9 @@ internal abstract class LoadClient : IAsyncDisposable
         "session" => new SessionClient(limit, limitPerHost, configureSession),
         "raw" => new RawClient(limit, limitPerHost),
         "factory" => new FactoryClient(limit, limitPerHost),
+        "factory-session" => new FactorySessionClient(limit, limitPerHost, configureSession),
         "flurl" => new FlurlLoadClient(limit, limitPerHost),
-        _ => throw new ArgumentException($"Unknown client '{name}': session, raw, factory or flurl.", nameof(name)),
+        _ => throw new ArgumentException($"Unknown client '{name}': session, raw, factory, factory-session or flurl.", nameof(name)),
     };
 
     public abstract Task<int> GetAsync(string url);
@@ -93,6 +94,35 @@ internal abstract class LoadClient : IAsyncDisposable
 
         public override async Task<int> GetAsync(string url) => (await _factory.CreateClient("load").GetByteArrayAsync(url)).Length;
 
+        public override ValueTask DisposeAsync() => _services.DisposeAsync();
+    }
+
+    /// <summary>
+    /// The plain factory's code (a named client, <c>CreateClient</c> per request, <c>GetByteArrayAsync</c>) on a session:
+    /// <c>AddHttpClient("load").UseClientSession("load")</c>. The limits are the session's: <c>Limit</c> across hosts.
+    /// </summary>
+    private sealed class FactorySessionClient : LoadClient
+    {
+        private readonly ServiceProvider _services;
+        private readonly IHttpClientFactory _factory;
+
+        public FactorySessionClient(int limit, int limitPerHost, Action<ClientSessionOptions>? configure)
+        {
+            var services = new ServiceCollection();
+            services.AddClientSession("load", o =>
+            {
+                o.Limit = limit;
+                o.LimitPerHost = limitPerHost;
+                configure?.Invoke(o);
+            });
+            services.AddHttpClient("load").UseClientSession("load");
+            _services = services.BuildServiceProvider();
+            _factory = _services.GetRequiredService<IHttpClientFactory>();
+        }
+
+        public override async Task<int> GetAsync(string url) => (await _factory.CreateClient("load").GetByteArrayAsync(url)).Length;
+
+        // The registry, a singleton of the provider, closes the session.
         public override ValueTask DisposeAsync() => _services.DisposeAsync();
     }
 

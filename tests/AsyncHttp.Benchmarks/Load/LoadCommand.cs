@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
-/// <c>load --client session|raw|factory|flurl --workload NAME --url URL [--url2 URL] --requests N --concurrency C
+/// <c>load --client session|raw|factory|factory-session|flurl --workload NAME --url URL [--url2 URL] --requests N --concurrency C
 /// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--warmup-seconds S] [--max-seconds S] [--memory-trace 1]</c>: runs one client through one
 /// workload in this process and prints one JSON line (requests, errors, seconds, CPU seconds, peak RSS, allocated
 /// bytes). With <c>--url2</c> requests alternate between the two URLs. <c>C</c> workers each loop until
@@ -62,6 +62,7 @@ public static class LoadCommand
             ["client"] = clientName,
             ["workload"] = workload,
             ["requests"] = requests,
+            ["limit"] = limit,
             ["errors"] = run.Errors + warm.Errors,
             ["seconds"] = Math.Round(seconds, 4),
             ["cpu_seconds"] = Math.Round(cpu, 4),

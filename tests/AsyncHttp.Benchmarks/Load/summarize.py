@@ -9,6 +9,7 @@ CLIENT_NAMES = {
     "raw": "raw HttpClient",
     "session": "ClientSession",
     "factory": "IHttpClientFactory",
+    "factory-session": "factory + UseClientSession",
     "flurl": "Flurl 4",
     "aiohttp": "aiohttp",
 }
@@ -42,6 +43,7 @@ def main(path, workload_order, client_order):
             "alloc": median([r["allocated_bytes"] / r["requests"] if r.get("allocated_bytes") is not None else None for r in rs]),
             "conns": [(r.get("conn_port1"), r.get("conn_port2"), r.get("accepted")) for r in rs],
             "errors": sum(r["errors"] for r in rs),
+            "limit": max((r.get("limit") or 0) for r in rs),
         }
 
     out = []
@@ -97,6 +99,26 @@ def main(path, workload_order, client_order):
         cells.append("; ".join(other) or "–")
         out.append("| " + " | ".join(cells) + " |")
 
+    if any(stats.get((w, "factory-session")) and stats.get((w, "factory")) for w in workload_order):
+        out.append("")
+        out.append("Targets for factory + UseClientSession (issue 16; medians; connections: the most one run had nginx accept, both ports):")
+        out.append("")
+        out.append("| workload | CPU ≤ plain factory + 3 µs | connections ≤ Limit | plain factory's connections |")
+        out.append("| --- | --- | --- | --- |")
+        for w in workload_order:
+            s, plain = stats.get((w, "factory-session")), stats.get((w, "factory"))
+            if s is None or plain is None:
+                continue
+            cpu_delta = s["cpu_us"] - plain["cpu_us"]
+            most = max_connections(s)
+            cells = [
+                w,
+                verdict(cpu_delta <= 3, f"{cpu_delta:+.1f} µs"),
+                "–" if most is None or not s["limit"] else verdict(most <= s["limit"], f"{most} for Limit {s['limit']}"),
+                "–" if max_connections(plain) is None else str(max_connections(plain)),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+
     if "burst-100k" in workload_order and stats.get(("burst-100k", "raw")):
         raw = stats[("burst-100k", "raw")]
         out.append("")
@@ -118,6 +140,11 @@ def main(path, workload_order, client_order):
             out.append("| " + " | ".join(cells) + " |")
 
     print("\n".join(out))
+
+
+def max_connections(s):
+    counts = [(a or 0) + (b or 0) for a, b, _ in s["conns"] if a is not None]
+    return max(counts) if counts else None
 
 
 def ratio(value, base):

@@ -6,7 +6,7 @@ namespace AsyncHttp.Benchmarks.Micro;
 /// <summary>
 /// One GET of a 13-byte body, read to its end, over a kept-alive loopback connection: raw <see cref="HttpClient"/>
 /// over <see cref="SocketsHttpHandler"/> (the limit), <see cref="ClientSession"/>, and a client from
-/// <see cref="IHttpClientFactory"/> created per request. Each client uses its defaults apart from the limit, and its
+/// <see cref="IHttpClientFactory"/> created per request, plain and on a session (<c>UseClientSession</c>). Each client uses its defaults apart from the limit, and its
 /// cheapest way to read a whole body: <c>GetByteArrayAsync</c> for the HttpClients (a non-2xx status throws), the
 /// response's <c>ReadAsBytesAsync</c> for the session.
 /// </summary>
@@ -24,6 +24,8 @@ public class GetBenchmarks
     private ClientSession _session = null!;
     private ServiceProvider _services = null!;
     private IHttpClientFactory _factory = null!;
+    private ServiceProvider _onSession = null!;
+    private IHttpClientFactory _sessionFactory = null!;
     private string _url = null!;
 
     [GlobalSetup]
@@ -39,11 +41,17 @@ public class GetBenchmarks
             .Services
             .BuildServiceProvider();
         _factory = _services.GetRequiredService<IHttpClientFactory>();
+        var onSession = new ServiceCollection();
+        onSession.AddClientSession("bench", o => o.Limit = Limit);
+        onSession.AddHttpClient("bench").UseClientSession("bench");
+        _onSession = onSession.BuildServiceProvider();
+        _sessionFactory = _onSession.GetRequiredService<IHttpClientFactory>();
 
         // Each client opens its connection here, so no iteration pays for a connect.
         RawHttpClient().GetAwaiter().GetResult();
         Session().GetAwaiter().GetResult();
         Factory().GetAwaiter().GetResult();
+        FactoryOnSession().GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
@@ -52,6 +60,7 @@ public class GetBenchmarks
         _raw.Dispose();
         _session.Dispose();
         _services.Dispose();
+        _onSession.Dispose();
         _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
@@ -68,6 +77,10 @@ public class GetBenchmarks
 
     [Benchmark]
     public async Task<int> Factory() => Check(200, await _factory.CreateClient("bench").GetByteArrayAsync(_url));
+
+    /// <summary>The plain factory's code on a session: <c>AddHttpClient("bench").UseClientSession("bench")</c>.</summary>
+    [Benchmark]
+    public async Task<int> FactoryOnSession() => Check(200, await _sessionFactory.CreateClient("bench").GetByteArrayAsync(_url));
 
     private static int Check(int status, byte[] body)
         => status == 200 && body.Length == LoopbackServer.Body.Length

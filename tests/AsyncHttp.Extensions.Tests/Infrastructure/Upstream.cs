@@ -20,6 +20,12 @@ internal sealed class Upstream : IAsyncDisposable
 
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<string, Hold> _holds = new();
+    private readonly ConcurrentDictionary<string, int> _flaky = new();
+    private readonly TaskCompletionSource _slotsOpen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(int Count, TaskCompletionSource Signal)> _slotWaiters = [];
+    private int _slotsInFlight;
+    private int _slotArrivals;
+    private int _maxSlotsInFlight;
     private WebApplication? _app;
     private int _open;
     private int _opened;
@@ -50,6 +56,18 @@ internal sealed class Upstream : IAsyncDisposable
             lock (_lock)
             {
                 return _open;
+            }
+        }
+    }
+
+    /// <summary>The most <c>/slot/{id}</c> requests the server held at once.</summary>
+    public int MaxSlotsInFlight
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _maxSlotsInFlight;
             }
         }
     }
@@ -90,6 +108,24 @@ internal sealed class Upstream : IAsyncDisposable
             await hold.Release.Task.WaitAsync(context.RequestAborted);
             return $"released {id}";
         });
+        app.MapGet("/slot/{id}", async (string id, HttpContext context) =>
+        {
+            upstream.SlotArrived();
+            try
+            {
+                await upstream._slotsOpen.Task.WaitAsync(context.RequestAborted);
+            }
+            finally
+            {
+                upstream.SlotLeft();
+            }
+
+            return $"slot {id}";
+        });
+        app.MapGet("/flaky/{id}", (string id) => upstream._flaky.AddOrUpdate(id, 1, static (_, n) => n + 1) == 1
+            ? Results.Text("try again", statusCode: 503)
+            : Results.Text($"recovered {id}"));
+        app.MapGet("/big/{size:int}", (int size) => Results.Bytes(new byte[size], "application/octet-stream"));
         app.MapGet("/abort", (HttpContext context) =>
         {
             context.Abort();
@@ -107,6 +143,50 @@ internal sealed class Upstream : IAsyncDisposable
     public Hold Hold(string id) => _holds.GetOrAdd(id, static _ => new Hold());
 
     public Uri Url(string relative) => new(BaseAddress, relative);
+
+    /// <summary>Lets every <c>/slot/{id}</c> request answer, those held now and those to come.</summary>
+    public void OpenSlots() => _slotsOpen.TrySetResult();
+
+    /// <summary>Completes once <paramref name="count"/> <c>/slot/{id}</c> requests have arrived.</summary>
+    public Task WhenSlotArrivals(int count)
+    {
+        lock (_lock)
+        {
+            if (_slotArrivals >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _slotWaiters.Add((count, signal));
+            return signal.Task.WaitAsync(Patience);
+        }
+    }
+
+    private void SlotArrived()
+    {
+        lock (_lock)
+        {
+            _slotArrivals++;
+            _maxSlotsInFlight = Math.Max(_maxSlotsInFlight, ++_slotsInFlight);
+            for (var i = _slotWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_slotArrivals >= _slotWaiters[i].Count)
+                {
+                    _slotWaiters[i].Signal.TrySetResult();
+                    _slotWaiters.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    private void SlotLeft()
+    {
+        lock (_lock)
+        {
+            _slotsInFlight--;
+        }
+    }
 
     /// <summary>Completes when no TCP connection is open.</summary>
     public Task WhenAllConnectionsClosedAsync()
@@ -129,6 +209,8 @@ internal sealed class Upstream : IAsyncDisposable
         {
             hold.Release.TrySetResult();
         }
+
+        OpenSlots();
 
         if (_app is not null)
         {

@@ -16,6 +16,7 @@ internal static class Repository
         Path.Combine(Root, "src", "AsyncHttp", "AsyncHttp.csproj"),
         Path.Combine(Root, "src", "AsyncHttp.Extensions", "AsyncHttp.Extensions.csproj"),
         Path.Combine(Root, "src", "AsyncHttp.Testing", "AsyncHttp.Testing.csproj"),
+        Path.Combine(Root, "src", "AsyncHttp.HttpClientFactory", "AsyncHttp.HttpClientFactory.csproj"),
     ];
 
     private static string Metadata(string key)

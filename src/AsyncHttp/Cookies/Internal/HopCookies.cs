@@ -55,11 +55,12 @@ internal readonly struct HopCookies
         }
     }
 
-    public void Apply(HttpRequestMessage request)
+    /// <returns>True when it set the hop's Cookie header.</returns>
+    public bool Apply(HttpRequestMessage request)
     {
         if (_jar is null && _explicit is null)
         {
-            return;
+            return false;
         }
 
         var fromJar = _jar?.GetCookieHeader(request.RequestUri!);
@@ -67,9 +68,26 @@ internal readonly struct HopCookies
         var header = string.IsNullOrEmpty(fromJar) ? own : own is null ? fromJar : own + "; " + fromJar;
 
         // No hop has a Cookie header of its own here: the constructor took it off the first, and a redirect drops it.
-        if (!string.IsNullOrEmpty(header))
+        if (string.IsNullOrEmpty(header))
         {
-            request.Headers.TryAddWithoutValidation("Cookie", header);
+            return false;
+        }
+
+        request.Headers.TryAddWithoutValidation("Cookie", header);
+        return true;
+    }
+
+    /// <summary>
+    /// Gives the first hop back its caller's own Cookie header, in place of the one <see cref="Apply"/> set: a caller
+    /// that sends the message again (a retry) then sends its own cookies, not a copy of the jar's from the last time.
+    /// For a request without per-request cookies (a handler's), whose explicit cookies are the caller's header.
+    /// </summary>
+    public void Restore(HttpRequestMessage request)
+    {
+        request.Headers.Remove("Cookie");
+        if (_explicit is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Cookie", _explicit);
         }
     }
 

@@ -93,8 +93,9 @@ internal sealed class ReleasingContent : HttpContent
             ? DecodingStream.Supported(body.Headers.ContentEncoding)
             : null;
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-        => _bodiless ? Stream.Null : Wrap(await _lease.Body!.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+    // The transport's content opens its stream without I/O (as ClientResponse relies on too): no state machine here.
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
+        => Task.FromResult(CreateContentReadStream(cancellationToken));
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
@@ -110,7 +111,7 @@ internal sealed class ReleasingContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        var source = await CreateContentReadStreamAsync(cancellationToken).ConfigureAwait(false);
+        var source = CreateContentReadStream(cancellationToken);
         await using (source.ConfigureAwait(false))
         {
             await source.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);

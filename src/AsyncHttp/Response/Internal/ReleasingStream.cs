@@ -36,9 +36,28 @@ internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, R
             return ReadReleasingAsync(buffer, cancellationToken);
         }
 
-        if (cancellationToken.CanBeCanceled || context.Timeout.SockRead is not null)
+        if (context.Timeout.SockRead is not null || cancellationToken.IsCancellationRequested)
         {
             return ReadWithDeadlineAsync(context, buffer, cancellationToken);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Only the read's own token (HttpClient passes one to every read): a read that completes at once, as most
+            // do, needs neither a registration on it nor a state machine.
+            ValueTask<int> started;
+            try
+            {
+                started = inner.ReadAsync(buffer, context.Token);
+            }
+            catch (Exception ex)
+            {
+                throw Failed(ex, context, cancellationToken);
+            }
+
+            return started.IsCompletedSuccessfully
+                ? new ValueTask<int>(Count(started.Result, buffer))
+                : AwaitReadWithTokenAsync(started, context, buffer, cancellationToken);
         }
 
         // The common read, with no token of the caller's to link and no deadline of its own (the request's token
@@ -67,6 +86,27 @@ internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, R
         catch (Exception ex)
         {
             throw Failed(ex, context, default);
+        }
+    }
+
+    /// <summary>
+    /// A read that is waiting: from now the read's token cancels the request (at once when it was cancelled after the
+    /// read began), which aborts the read.
+    /// </summary>
+    private async ValueTask<int> AwaitReadWithTokenAsync(ValueTask<int> pending, RequestContext context, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var registration = cancellationToken.UnsafeRegister(static s => ((RequestContext)s!).Cancel(), context);
+        try
+        {
+            return Count(await pending.ConfigureAwait(false), buffer);
+        }
+        catch (Exception ex)
+        {
+            throw Failed(ex, context, cancellationToken);
+        }
+        finally
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -18,7 +18,7 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
     public static readonly HttpRequestOptionsKey<RequestContext> OptionsKey = new("AsyncHttp.RequestContext");
 
     private readonly CancellationTokenSource _cts = new();
-    private readonly CancellationToken _callerToken;
+    private CancellationToken _callerToken;
     private CancellationTokenRegistration _callerRegistration;
     private RequestTimer? _timer;
 
@@ -127,6 +127,21 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
         if (_callerToken.CanBeCanceled)
         {
             _callerRegistration = _callerToken.UnsafeRegister(static s => ((RequestContext)s!).Cancel(), this);
+        }
+    }
+
+    /// <summary>
+    /// The caller's token stops applying to the request: a handler's caller gives a token for the send, up to the
+    /// response headers, as for any <see cref="HttpMessageHandler"/>; the body is then bounded by the request's timeouts
+    /// and by the tokens of its reads. A cancellation that came first still counts.
+    /// </summary>
+    public void DetachCaller()
+    {
+        // Dispose, not Unregister: a cancellation running now on another thread is waited for, so it is seen below.
+        _callerRegistration.Dispose();
+        if (Interruption != Interruption.Caller)
+        {
+            _callerToken = default;
         }
     }
 
