@@ -88,7 +88,8 @@ public static class ClientSessionBuilderExtensions
     /// <param name="builder">The session builder.</param>
     /// <param name="factory">
     /// Returns a new handler each time it is called, from the application's root service provider: the session calls
-    /// it when it builds its pipeline, and again when a reload changes its transport settings.
+    /// it when it builds its pipeline, and again when a reload changes how it decodes bodies (<c>AutoDecompress</c>,
+    /// <c>MaxDecompressedContentSize</c>). A new transport, which the connector builds, leaves the middlewares as they are.
     /// </param>
     /// <returns>The builder.</returns>
     public static IClientSessionBuilder AddMiddleware(this IClientSessionBuilder builder, Func<IServiceProvider, DelegatingHandler> factory)

@@ -40,13 +40,9 @@ public sealed partial class ClientSession
             Telemetry.RequestStarted(request.Method, request.RequestUri!);
             if (pipeline.Generation.Middlewares is null)
             {
+                // The slot's lease carries the transport current when it was granted: after a reload that built a new
+                // one while this request waited, the new one.
                 lease = await admission.AcquireAsync(request, cancellationToken, Deadline.InQueue(timeout, started, _time)).ConfigureAwait(false);
-                if (pipeline.Generation.IsRetired)
-                {
-                    // A reload built a new transport while this request waited (its limits changed, say): it is sent
-                    // through the new one, with the settings it started with.
-                    (pipeline, admission) = SwitchTransport(pipeline);
-                }
             }
         }
         catch (Exception ex)
@@ -126,13 +122,6 @@ public sealed partial class ClientSession
 
         // 4. Finish: the caller's response holds the last hop's slot until its body is read or it is disposed.
         return Finish(request, response, lease, context, hops, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
-    }
-
-    private (Pipeline Pipeline, Admission Admission) SwitchTransport(Pipeline pipeline)
-    {
-        var current = EnterPipeline();
-        pipeline.Generation.Exit();
-        return (pipeline with { Transport = current.Transport, Generation = current.Generation }, current.Generation.Admission);
     }
 
     /// <summary>Sets the request's headers and takes its cookies; the cookies of each hop are applied as it is sent.</summary>

@@ -61,12 +61,12 @@ public sealed class ClientSessionOptionsTests
     public void TransportSettings_EachOneChanged_IsSeenAsAChange_OtherSettingsAreNot()
     {
         var transport = typeof(TransportSettings).GetProperties().Select(p => p.Name).ToHashSet();
-        var baseline = new ClientSessionOptions().ToTransportSettings();
+        var baseline = TransportSettings.From(new ClientSessionOptions().ToConnectorOptions());
         foreach (var setting in Settings)
         {
             var options = new ClientSessionOptions();
             setting.SetValue(options, Different(setting, setting.GetValue(options)));
-            var changed = options.ToTransportSettings() != baseline;
+            var changed = TransportSettings.From(options.ToConnectorOptions()) != baseline;
 
             // The limits shape the transport too (its connections per server); the timeouts by SockConnect.
             var shapesTransport = transport.Contains(setting.Name) || setting.Name is nameof(ClientSessionOptions.Limit)
@@ -85,6 +85,7 @@ public sealed class ClientSessionOptionsTests
         ClientTimeout => new ClientTimeout { Total = TimeSpan.FromSeconds(7), Connect = TimeSpan.FromSeconds(8), SockConnect = TimeSpan.FromSeconds(9), SockRead = TimeSpan.FromSeconds(10) },
         IDictionary<string, string> => new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["X-Seven"] = "7" },
         null when setting.PropertyType == typeof(Uri) => new Uri("http://example.test/base/"),
+        null when setting.PropertyType == typeof(string) => "upstream",
         null when setting.PropertyType == typeof(RemoteCertificateValidationCallback) => new RemoteCertificateValidationCallback(static (_, _, _, errors) => errors == SslPolicyErrors.None),
         null when setting.PropertyType == typeof(Func<ClientTransportContext, HttpMessageHandler>) => new Func<ClientTransportContext, HttpMessageHandler>(static _ => new HttpClientHandler()),
         _ => throw new InvalidOperationException($"No different value for {setting.Name} ({setting.PropertyType}): add one here."),
