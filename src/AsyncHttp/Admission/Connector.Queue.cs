@@ -35,7 +35,7 @@ public sealed partial class Connector
     {
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
+            ThrowIfClosed();
             var member = new ConnectorMember(this, sessionName) { Caps = caps, Level = LevelFor(caps.Priority) };
             member.Level.Members++;
             _members.Add(member);
@@ -123,7 +123,7 @@ public sealed partial class Connector
                 throw new ObjectDisposedException(nameof(ClientSession), $"Session '{member.SessionName}' is closed.");
             }
 
-            ObjectDisposedException.ThrowIf(_closed, this);
+            ThrowIfClosed();
             var share = ShareOf(member, key);
 
             // No barging: while the session has waiters for this host, a new request queues behind them. After each
@@ -252,6 +252,14 @@ public sealed partial class Connector
             Unlink(waiter);
             AssertInvariants();
             return true;
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed)
+        {
+            throw new ObjectDisposedException(nameof(Connector), $"Connector '{Name}' is closed.");
         }
     }
 

@@ -208,7 +208,11 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
             TransportGeneration? retired = null;
             if (settings != Volatile.Read(ref _transport).Settings)
             {
-                ObjectDisposedException.ThrowIf(IsClosed, this);
+                lock (_lock)
+                {
+                    ThrowIfClosed();
+                }
+
                 built = new TransportGeneration(settings, Transport.Create(settings, this, Time, _telemetry));
             }
 
@@ -217,7 +221,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                 if (_closed)
                 {
                     built?.Dispose();
-                    ObjectDisposedException.ThrowIf(true, this);
+                    ThrowIfClosed();
                 }
 
                 if (built is not null)
