@@ -31,12 +31,15 @@ public sealed partial class Connector
 
     /// <summary>Adds a session to the connector, with its own caps inside the pool and its priority.</summary>
     /// <exception cref="ObjectDisposedException">The connector is closed.</exception>
-    internal ConnectorMember Join(string sessionName, SessionCaps caps)
+    /// <param name="sessionName">The session's name.</param>
+    /// <param name="caps">Its caps inside the pool, and its priority.</param>
+    /// <param name="abort">Aborts its requests in flight when the connector closes under it; none for a session's own connector.</param>
+    internal ConnectorMember Join(string sessionName, SessionCaps caps, Action? abort = null)
     {
         lock (_lock)
         {
             ThrowIfClosed();
-            var member = new ConnectorMember(this, sessionName) { Caps = caps, Level = LevelFor(caps.Priority) };
+            var member = new ConnectorMember(this, sessionName, abort) { Caps = caps, Level = LevelFor(caps.Priority) };
             member.Level.Members++;
             _members.Add(member);
             AssertInvariants();

@@ -287,10 +287,18 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
             }
 
             List<TransportGeneration> transports;
+            List<ConnectorMember> members;
             lock (_lock)
             {
                 transports = [.. _retiredTransports, _transport];
                 _retiredTransports.Clear();
+                members = [.. _members];
+            }
+
+            // Disposing a transport closes its idle connections only: the sessions abort what they still have in flight.
+            foreach (var member in members)
+            {
+                member.Abort?.Invoke();
             }
 
             foreach (var transport in transports)

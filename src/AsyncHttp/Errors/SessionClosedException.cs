@@ -13,8 +13,8 @@ public class SessionClosedException : ClientException
     }
 
     /// <summary>The request's connector was closed under its session: the message names both.</summary>
-    internal SessionClosedException(string sessionName, string message)
-        : base(message)
+    internal SessionClosedException(string sessionName, string message, Exception? innerException = null)
+        : base(message, innerException)
     {
         SessionName = sessionName;
     }

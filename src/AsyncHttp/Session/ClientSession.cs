@@ -140,7 +140,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
         Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? [], shared?.Name);
         Connector = shared ?? new Connector(name, snapshot.ToConnectorOptions(), _time, Telemetry, owner: name);
-        Member = Connector.Join(name, snapshot.ToCaps(shared is not null));
+        Member = Connector.Join(name, snapshot.ToCaps(shared is not null), shared is null ? null : () => AbortLive(Interruption.ConnectorClosed));
         Cookies = new CookieJar(snapshot.UnsafeCookies);
         _pipeline = new Pipeline(snapshot, BuildGeneration(snapshot.DecodeUpTo));
         Telemetry.Metrics.Register(this);

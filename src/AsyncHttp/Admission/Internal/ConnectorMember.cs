@@ -5,11 +5,17 @@ namespace AsyncHttp.Internal;
 /// and its priority level. A session that owns its connector is its only member, with the connector's limits as caps.
 /// Every field is guarded by the connector's lock.
 /// </summary>
-internal sealed class ConnectorMember(Connector connector, string sessionName)
+internal sealed class ConnectorMember(Connector connector, string sessionName, Action? abort)
 {
     public Connector Connector { get; } = connector;
 
     public string SessionName { get; } = sessionName;
+
+    /// <summary>
+    /// Aborts the session's requests in flight, when a shared connector closes under the session after its grace
+    /// period: disposing the transport closes only idle connections.
+    /// </summary>
+    public Action? Abort { get; } = abort;
 
     public SessionCaps Caps;
 
