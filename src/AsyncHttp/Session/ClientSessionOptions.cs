@@ -258,7 +258,7 @@ public sealed class ClientSessionOptions
     /// Checks every setting and returns one message per bad one, each starting with the configuration key it concerns
     /// (<c>Limit</c>, <c>Timeout:Total</c>, ...). Empty when all are valid.
     /// </summary>
-    public IReadOnlyList<string> Validate() => Validate(Connector);
+    public IReadOnlyList<string> Validate() => Validate(string.IsNullOrWhiteSpace(Connector) ? null : Connector);
 
     /// <summary>
     /// <see cref="Validate()"/> for a session on the shared connector <paramref name="sharedConnector"/> (none for a
