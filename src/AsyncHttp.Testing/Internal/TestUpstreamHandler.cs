@@ -3,15 +3,16 @@ using System.Net;
 namespace AsyncHttp.Testing.Internal;
 
 /// <summary>
-/// A session's transport that answers from a <see cref="TestUpstream"/>: it receives each admitted request, waits
-/// on the session's clock, and returns the route's response, or fails as a broken connection does.
+/// A connector's transport that answers from a <see cref="TestUpstream"/>: it receives each admitted request (of
+/// whichever session on the connector sent it), waits on the connector's clock, and returns the route's response, or
+/// fails as a broken connection does.
 /// </summary>
 internal sealed class TestUpstreamHandler(TestUpstream upstream, ClientTransportContext context) : HttpMessageHandler
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var received = await TestRequest.ReceiveAsync(request, context.SessionName, cancellationToken).ConfigureAwait(false);
+        var received = await TestRequest.ReceiveAsync(request, context.GetSessionName(request), cancellationToken).ConfigureAwait(false);
         var response = upstream.Answer(received);
 
         // The wait starts before the arrival is announced: a test that awaits the arrival and then advances its clock
