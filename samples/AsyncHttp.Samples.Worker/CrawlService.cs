@@ -206,5 +206,5 @@ internal sealed class CrawlService(
     }
 
     private static string Line(string key, FormattableString value)
-        => $"  {key + ":",-30} {value.ToString(CultureInfo.InvariantCulture)}";
+        => $"  {key + ":",-33} {value.ToString(CultureInfo.InvariantCulture)}";
 }
