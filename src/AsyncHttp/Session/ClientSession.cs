@@ -142,7 +142,22 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         Connector = shared ?? new Connector(name, snapshot.ToConnectorOptions(), _time, Telemetry, owner: name);
         Member = Connector.Join(name, snapshot.ToCaps(shared is not null), shared is null ? null : () => AbortLive(Interruption.ConnectorClosed));
         Cookies = new CookieJar(snapshot.UnsafeCookies);
-        _pipeline = new Pipeline(snapshot, BuildGeneration(snapshot.DecodeUpTo));
+        try
+        {
+            _pipeline = new Pipeline(snapshot, BuildGeneration(snapshot.DecodeUpTo));
+        }
+        catch
+        {
+            // A middleware factory failed: the session never existed, so it leaves its connector, or closes its own.
+            Connector.CloseMember(Member);
+            if (shared is null)
+            {
+                Connector.CloseCoreAsync(new CancellationToken(canceled: true)).GetAwaiter().GetResult();
+            }
+
+            throw;
+        }
+
         Telemetry.Metrics.Register(this);
     }
 

@@ -379,6 +379,18 @@ public sealed class ClientSessionSharedConnectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Constructor_MiddlewareFactoryFails_TheSessionLeavesTheSharedConnector()
+    {
+        await using var connector = new Connector("upstream");
+
+        Assert.Throws<InvalidOperationException>(() => new ClientSession("broken", connector, Options(), middlewares: [() => null!]));
+
+        Assert.Empty(connector.Stats.Sessions);
+        await using var session = new ClientSession("working", connector, Options());
+        Assert.Equal("hello", await FetchAsync(session, "ok"));
+    }
+
+    [Fact]
     public async Task Connector_OwnedByASession_IsClosedAndReconfiguredThroughTheSessionOnly()
     {
         await using var session = new ClientSession("own", new ClientSessionOptions { Limit = 3 });
