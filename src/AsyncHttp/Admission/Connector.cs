@@ -169,7 +169,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
     public void Reconfigure(ConnectorOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ThrowIfOwned("reconfigured", "Reconfigure");
+        ThrowIfOwned("reconfigures", "Reconfigure");
         Apply(Checked(options, Name));
     }
 
@@ -183,7 +183,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
     /// <exception cref="InvalidOperationException">A session owns this connector: close the session instead.</exception>
     public Task CloseAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfOwned("closed", "CloseAsync");
+        ThrowIfOwned("closes", "CloseAsync");
         return CloseCoreAsync(cancellationToken);
     }
 

@@ -7,7 +7,8 @@ namespace AsyncHttp;
 
 /// <summary>
 /// A long-lived HTTP client in aiohttp's model: one connector (a connection limit, a per-host limit and a fair wait
-/// queue), default headers, a base address and timeouts, shared by every request made through it. Create one per
+/// queue; its own, or a <see cref="AsyncHttp.Connector"/> shared with other sessions), default headers, a base address
+/// and timeouts, shared by every request made through it. Create one per
 /// purpose, reuse it for the life of the application, and dispose it (<c>await using</c>) at the end.
 /// </summary>
 /// <remarks>

@@ -60,6 +60,33 @@ public sealed class ClientConnectorServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task AddClientConnectors_EveryBindableSetting_IsBoundFromConfiguration()
+    {
+        const string Settings = """
+            {
+              "Limit": 9, "LimitPerHost": 3, "QueueLimit": 70, "KeepAliveTimeout": "00:00:21", "ForceClose": true,
+              "DnsCacheTtl": "00:00:04", "MaxResponseHeadersLength": 12, "DangerousAcceptAnyServerCertificate": true
+            }
+            """;
+        using var directory = new TempConfigDirectory($$"""{ "AsyncHttp": { "Connectors": { "upstream": {{Settings}} } } }""");
+        using var host = Build(directory);
+        await host.StartAsync();
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<ConnectorOptions>>().Get("upstream");
+
+        Assert.Equal((9, 3, 70), (options.Limit, options.LimitPerHost, options.QueueLimit));
+        Assert.Equal((TimeSpan.FromSeconds(21), true, TimeSpan.FromSeconds(4)), (options.KeepAliveTimeout, options.ForceClose, options.DnsCacheTtl));
+        Assert.Equal((12, true), (options.MaxResponseHeadersLength, options.DangerousAcceptAnyServerCertificate));
+
+        // Guards this test: a setting added to ConnectorOptions is added above, unless it is code only.
+        var keys = System.Text.Json.Nodes.JsonNode.Parse(Settings)!.AsObject().Select(p => p.Key).ToHashSet();
+        var bindable = typeof(ConnectorOptions).GetProperties()
+            .Where(p => p.CanWrite && p.Name is not (nameof(ConnectorOptions.ServerCertificateValidationCallback) or nameof(ConnectorOptions.TransportFactory)));
+        Assert.All(bindable, p => Assert.Contains(p.Name, keys));
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Reload_ConnectorLimitRaised_AdmitsTheRequestsAlreadyWaitingAtOnce_ABadValueIsLoggedAndIgnored()
     {
         await using var upstream = await Upstream.StartAsync();
