@@ -6,13 +6,14 @@ using Microsoft.Extensions.Options;
 namespace AsyncHttp.Samples.Worker;
 
 /// <summary>
-/// The crawl: every URL goes to the <c>bulk</c> session at once, whose connector lets <c>Limit</c> of them run and
-/// queues the rest; meanwhile the <c>priority</c> session (<c>Limit: 0</c>) checks <c>health</c> every second
-/// and never waits. At the end it writes a summary and stops the host.
+/// The crawl: every URL goes to the <c>bulk</c> session at once; the connector it shares with <c>priority</c> lets
+/// bulk's own <c>Limit</c> of them run and queues the rest. Meanwhile <c>priority</c> checks <c>health</c> on the same
+/// connector and never waits: bulk's own limit leaves it room. At the end it writes a summary and stops the host.
 /// </summary>
 internal sealed class CrawlService(
     [FromKeyedServices("bulk")] ClientSession bulk,
     [FromKeyedServices("priority")] ClientSession priority,
+    QueueWaits queueWaits,
     IOptions<CrawlOptions> options,
     CrawlRun run,
     TimeProvider time,
@@ -22,6 +23,7 @@ internal sealed class CrawlService(
 
     private readonly SessionRecorder _bulk = new(bulk.Name);
     private readonly SessionRecorder _priority = new(priority.Name);
+    private int _connectorMaxInUse;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -37,10 +39,10 @@ internal sealed class CrawlService(
 
     private async Task<int> CrawlAsync(CrawlOptions crawl, CancellationToken stoppingToken)
     {
-        var limits = bulk.Connector.Stats;
+        var (pool, own, checker) = (bulk.Connector.Stats, bulk.Stats, priority.Stats);
         await run.Output.WriteLineAsync(string.Create(
             CultureInfo.InvariantCulture,
-            $"Crawling {crawl.Count} URLs of {run.Upstream} through '{bulk.Name}' (Limit {limits.Limit}, LimitPerHost {limits.LimitPerHost}, QueueLimit {limits.QueueLimit}); '{priority.Name}' checks health every {crawl.PriorityInterval.TotalSeconds:0.#} s."));
+            $"Crawling {crawl.Count} URLs of {run.Upstream} through '{bulk.Name}' (Limit {own.Limit}, QueueLimit {own.QueueLimit}) on connector '{pool.Name}' (Limit {pool.Limit}, LimitPerHost {pool.LimitPerHost}); '{priority.Name}' (Priority {checker.Priority}) checks health on it every {crawl.PriorityInterval.TotalSeconds:0.#} s."));
 
         // Every loop below ends with the crawl, and the crawl ends by its deadline at the latest.
         using var deadline = new CancellationTokenSource(crawl.Deadline, time);
@@ -75,8 +77,8 @@ internal sealed class CrawlService(
         await crawlDone.CancelAsync();
         await Task.WhenAll(monitor, checks);
 
-        var bulkReport = _bulk.Report();
-        var priorityReport = _priority.Report();
+        var bulkReport = _bulk.Report(queueWaits.LongestOf(bulk.Name));
+        var priorityReport = _priority.Report(queueWaits.LongestOf(priority.Name));
         await WriteSummaryAsync(elapsed, bulkReport, priorityReport);
         return bulkReport.Failed == 0 && priorityReport.Failed == 0 && bulkReport.Requests == crawl.Count ? 0 : 1;
     }
@@ -98,7 +100,7 @@ internal sealed class CrawlService(
 
             // Admission runs inside the call: this request holds a slot or waits in the queue by now, so the
             // queue is at its deepest for this request here.
-            recorder.Observe(session.Connector.Stats);
+            recorder.Observe(session.Stats);
             await using var response = await sending;
             response.EnsureSuccessStatusCode();
             var body = await response.ReadAsBytesAsync(cancellationToken);
@@ -160,13 +162,16 @@ internal sealed class CrawlService(
 
     private string Sample(int total)
     {
-        var b = bulk.Connector.Stats;
-        var p = priority.Connector.Stats;
+        // One snapshot of the connector: its sessions' numbers in it agree with each other.
+        var pool = bulk.Connector.Stats;
+        var b = pool.Sessions.First(s => s.Session == bulk.Name);
+        var p = pool.Sessions.First(s => s.Session == priority.Name);
         _bulk.Observe(b);
         _priority.Observe(p);
+        _connectorMaxInUse = Math.Max(_connectorMaxInUse, pool.InUse);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{bulk.Name}: {_bulk.Completed}/{total}, {b.InUse} in use, {b.Waiting} waiting | {priority.Name}: {_priority.Completed} done, {p.InUse} in use, {p.Waiting} waiting");
+            $"{bulk.Name}: {_bulk.Completed}/{total}, {b.InUse} in use, {b.Waiting} waiting | {priority.Name}: {_priority.Completed} done, {p.InUse} in use, {p.Waiting} waiting | {pool.Name}: {pool.InUse}/{pool.Limit}");
     }
 
     private Task WriteProgressAsync(string line)
@@ -180,6 +185,7 @@ internal sealed class CrawlService(
         await output.WriteLineAsync("Summary (one warm-up request per session is not counted; latency includes the time in the queue)");
         await output.WriteLineAsync(Line("upstream", $"{upstream}"));
         await output.WriteLineAsync(Line("elapsed", $"{elapsed.TotalSeconds:0.00} s"));
+        await output.WriteLineAsync(Line($"max in use (connector {bulk.Connector.Name})", $"{_connectorMaxInUse}"));
         foreach (var report in new[] { bulkReport, priorityReport })
         {
             var name = report.Session;
@@ -191,6 +197,7 @@ internal sealed class CrawlService(
             await output.WriteLineAsync(Line($"latency p99 ({name})", $"{report.P99.TotalMilliseconds:0} ms"));
             await output.WriteLineAsync(Line($"max in use ({name})", $"{report.MaxInUse}"));
             await output.WriteLineAsync(Line($"max queue depth ({name})", $"{report.MaxQueueDepth}"));
+            await output.WriteLineAsync(Line($"max queue wait ({name})", $"{report.MaxQueueWait.TotalMilliseconds:0} ms"));
             if (report.FirstError is { } error)
             {
                 await output.WriteLineAsync(Line($"first error ({name})", $"{error}"));
@@ -199,5 +206,5 @@ internal sealed class CrawlService(
     }
 
     private static string Line(string key, FormattableString value)
-        => $"  {key + ":",-30} {value.ToString(CultureInfo.InvariantCulture)}";
+        => $"  {key + ":",-33} {value.ToString(CultureInfo.InvariantCulture)}";
 }

@@ -42,8 +42,8 @@ internal sealed class SessionRecorder(string session)
         }
     }
 
-    /// <summary>Keeps the highest numbers of a connector snapshot.</summary>
-    public void Observe(ConnectorStats stats)
+    /// <summary>Keeps the highest numbers of a snapshot of the session's share of its connector.</summary>
+    public void Observe(SessionStats stats)
     {
         lock (_lock)
         {
@@ -52,7 +52,8 @@ internal sealed class SessionRecorder(string session)
         }
     }
 
-    public SessionReport Report()
+    /// <param name="longestQueueWait">The longest the session's requests waited in the queue (from its traces).</param>
+    public SessionReport Report(TimeSpan longestQueueWait)
     {
         lock (_lock)
         {
@@ -66,6 +67,7 @@ internal sealed class SessionRecorder(string session)
                 Percentile(sorted, 0.99),
                 _maxInUse,
                 _maxWaiting,
+                longestQueueWait,
                 _firstError);
         }
     }

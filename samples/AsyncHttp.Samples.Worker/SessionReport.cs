@@ -10,4 +10,5 @@ internal sealed record SessionReport(
     TimeSpan P99,
     int MaxInUse,
     int MaxQueueDepth,
+    TimeSpan MaxQueueWait,
     string? FirstError);

@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace AsyncHttp.Samples.Worker;
 
 /// <summary>
-/// Builds and runs the worker: two sessions from <c>appsettings.json</c>, a demo upstream on 127.0.0.1 unless
-/// <c>--upstream URL</c> is given, and <see cref="CrawlService"/>, which stops the host when the crawl is done.
+/// Builds and runs the worker: a shared connector and two sessions on it from <c>appsettings.json</c>, a demo upstream
+/// on 127.0.0.1 unless <c>--upstream URL</c> is given, and <see cref="CrawlService"/>, which stops the host when the
+/// crawl is done.
 /// </summary>
 internal static class WorkerApp
 {
@@ -58,7 +59,15 @@ internal static class WorkerApp
                 ["AsyncHttp:Sessions:priority:BaseAddress"] = upstream.AbsoluteUri,
             });
             builder.Services.ConfigureClientSessionDefaults(builder.Configuration.GetSection("AsyncHttp:Defaults"));
+
+            // One pool for both sessions: bulk's own Limit (12 of the connector's 16) leaves priority room.
+            builder.Services.AddClientConnectors(builder.Configuration.GetSection("AsyncHttp:Connectors"));
             builder.Services.AddClientSessions(builder.Configuration.GetSection("AsyncHttp:Sessions"));
+
+            // How long each session's requests wait in the queue, from its trace callbacks.
+            builder.Services.AddSingleton<QueueWaits>();
+            builder.Services.AddClientSession("bulk").AddTrace(sp => sp.GetRequiredService<QueueWaits>().Trace);
+            builder.Services.AddClientSession("priority").AddTrace(sp => sp.GetRequiredService<QueueWaits>().Trace);
 
             builder.Services.AddOptions<CrawlOptions>()
                 .BindConfiguration(CrawlOptions.SectionName)
@@ -76,8 +85,18 @@ internal static class WorkerApp
             }
             catch (OptionsValidationException ex)
             {
-                // A bad setting stops the host at start; the message names the session and the key.
+                // A bad setting stops the host at start; the message names the session (or connector) and the key.
                 await output.WriteLineAsync($"Configuration error: {ex.Message}");
+                return 2;
+            }
+            catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
+            {
+                // Bad settings in several sessions or connectors: every one of them, at once.
+                foreach (var error in ex.InnerExceptions)
+                {
+                    await output.WriteLineAsync($"Configuration error: {error.Message}");
+                }
+
                 return 2;
             }
 

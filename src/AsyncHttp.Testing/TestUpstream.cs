@@ -13,7 +13,9 @@ namespace AsyncHttp.Testing;
 /// <remarks>
 /// <para>
 /// Plug it in with <c>options.UseTestUpstream(upstream)</c> in code, or
-/// <c>services.AddClientSession("bulk").UseTestUpstream(upstream)</c> in a host. Delays run on the session's
+/// <c>services.AddClientSession("bulk").UseTestUpstream(upstream)</c> in a host; for sessions on a shared connector,
+/// into the connector (<c>connectorOptions.UseTestUpstream(upstream)</c>,
+/// <c>services.AddClientConnector("upstream").UseTestUpstream(upstream)</c>). Delays run on the session's
 /// <see cref="TimeProvider"/>: give the session (or the host) a <c>FakeTimeProvider</c> and advance it.
 /// </para>
 /// <para>
@@ -102,10 +104,11 @@ public sealed class TestUpstream
     }
 
     /// <summary>
-    /// Creates the transport of one session: a handler that answers from this upstream, waiting on the session's clock.
-    /// This is a <see cref="ClientSessionOptions.TransportFactory"/>; <c>UseTestUpstream</c> sets it.
+    /// Creates the transport of one connector (a session's own, or a shared one): a handler that answers from this
+    /// upstream, waiting on the connector's clock. This is a <see cref="ClientSessionOptions.TransportFactory"/> or a
+    /// <see cref="ConnectorOptions.TransportFactory"/>; <c>UseTestUpstream</c> sets it.
     /// </summary>
-    /// <param name="context">The session the transport serves.</param>
+    /// <param name="context">The connector the transport serves.</param>
     public HttpMessageHandler CreateTransport(ClientTransportContext context)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -29,7 +29,8 @@ public sealed class ConfigurationBindingTests
           "UseCookies": false,
           "UnsafeCookies": true,
           "MaxDecompressedContentSize": 2097152,
-          "DangerousAcceptAnyServerCertificate": true
+          "DangerousAcceptAnyServerCertificate": true,
+          "Priority": 3
         }
         """;
 
@@ -70,6 +71,7 @@ public sealed class ConfigurationBindingTests
         Assert.Equal(2097152, bulk.MaxDecompressedContentSize);
         Assert.True(bulk.DangerousAcceptAnyServerCertificate);
         Assert.Null(bulk.ServerCertificateValidationCallback);
+        Assert.Equal(3, bulk.Priority);
 
         var priority = monitor.Get("priority");
         Assert.Equal(0, priority.Limit);
@@ -97,7 +99,10 @@ public sealed class ConfigurationBindingTests
         var properties = typeof(ClientSessionOptions).GetProperties()
             .Where(p => p.CanWrite
                 && p.Name != nameof(ClientSessionOptions.ServerCertificateValidationCallback)
-                && p.Name != nameof(ClientSessionOptions.TransportFactory))
+                && p.Name != nameof(ClientSessionOptions.TransportFactory)
+
+                // A session on a shared connector cannot take the connection settings above: SharedConnectorHostTests binds it.
+                && p.Name != nameof(ClientSessionOptions.Connector))
             .Select(p => p.Name);
 
         Assert.All(properties, name => Assert.Contains(name, keys));

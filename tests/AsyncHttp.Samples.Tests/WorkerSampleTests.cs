@@ -15,13 +15,19 @@ public sealed class WorkerSampleTests
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
 
     [Fact]
-    public async Task RunAsync_DefaultSettings_CrawlsEveryUrlAndPriorityNeverQueues()
+    public async Task RunAsync_DefaultSettings_CrawlsEveryUrlAndPriorityNeverQueuesWhileBulksQueueIsDeep()
     {
         var settings = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"))
             .Build();
         var count = settings.GetValue<int>("Crawl:Count");
         var bulkLimit = settings.GetValue<int>("AsyncHttp:Sessions:bulk:Limit");
+        var connectorLimit = settings.GetValue<int>("AsyncHttp:Connectors:upstream:Limit");
+
+        // The story of the sample: both sessions on one connector, bulk's own Limit below the connector's.
+        Assert.Equal("upstream", settings["AsyncHttp:Sessions:bulk:Connector"]);
+        Assert.Equal("upstream", settings["AsyncHttp:Sessions:priority:Connector"]);
+        Assert.InRange(bulkLimit, 1, connectorLimit - 1);
 
         var (exitCode, output) = await RunWorkerAsync([]);
 
@@ -30,9 +36,27 @@ public sealed class WorkerSampleTests
         Assert.Equal(count, SummaryValue(output, "requests (bulk)"));
         Assert.Equal(0, SummaryValue(output, "failed (bulk)"));
         Assert.InRange(SummaryValue(output, "max in use (bulk)"), 1, bulkLimit);
+        Assert.InRange(SummaryValue(output, "max in use (connector upstream)"), 1, connectorLimit);
+        Assert.InRange(SummaryValue(output, "max queue depth (bulk)"), count / 2, count);
         Assert.InRange(SummaryValue(output, "requests (priority)"), 1, int.MaxValue);
         Assert.Equal(0, SummaryValue(output, "failed (priority)"));
+
+        // Rule (b): while bulk's queue is deep, priority never waits for a slot.
         Assert.Equal(0, SummaryValue(output, "max queue depth (priority)"));
+        Assert.Equal(0, SummaryValue(output, "max queue wait (priority)", " ms"));
+        Assert.InRange(SummaryValue(output, "max queue wait (bulk)", " ms"), 1, int.MaxValue);
+    }
+
+    [Theory]
+    [InlineData("--AsyncHttp:Sessions:bulk:ForceClose=true", "Session 'bulk': ForceClose shapes connections")]
+    [InlineData("--AsyncHttp:Connectors:upstream:Limit=-1", "Connector 'upstream': Limit must be 0")]
+    [InlineData("--AsyncHttp:Sessions:priority:Connector=elsewhere", "Session 'priority': Connector names 'elsewhere', which is not a registered connector")]
+    public async Task RunAsync_InvalidConnectorSetting_ExitsWithTwoNamingSessionOrConnectorAndKey(string argument, string message)
+    {
+        var (exitCode, output) = await RunWorkerAsync([argument]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -87,9 +111,9 @@ public sealed class WorkerSampleTests
         return (exitCode, output.ToString());
     }
 
-    private static int SummaryValue(string output, string key)
+    private static int SummaryValue(string output, string key, string unit = "")
     {
-        var match = Regex.Match(output, $@"(?m)^\s*{Regex.Escape(key)}:\s+(\d+)\s*$");
+        var match = Regex.Match(output, $@"(?m)^\s*{Regex.Escape(key)}:\s+(\d+){Regex.Escape(unit)}\s*$");
         Assert.True(match.Success, $"No '{key}: N' line in the output:\n{output}");
         return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
     }

@@ -21,11 +21,7 @@ public static class ClientSessionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configSectionPath);
-        StepsOf(builder).Add(ClientSessionSetupStep.FromConfiguration(sp =>
-        {
-            var configuration = sp.GetRequiredService<IConfiguration>();
-            return configSectionPath.Length == 0 ? configuration : configuration.GetSection(configSectionPath);
-        }));
+        StepsOf(builder).Add(OptionsSetupStep<ClientSessionOptions>.FromConfiguration(sp => OptionsBinding.Section(sp, configSectionPath), OptionsBinding.Bind));
         return builder;
     }
 
@@ -40,7 +36,7 @@ public static class ClientSessionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configuration);
-        StepsOf(builder).Add(ClientSessionSetupStep.FromConfiguration(_ => configuration));
+        StepsOf(builder).Add(OptionsSetupStep<ClientSessionOptions>.FromConfiguration(_ => configuration, OptionsBinding.Bind));
         return builder;
     }
 
@@ -52,7 +48,7 @@ public static class ClientSessionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        StepsOf(builder).Add(ClientSessionSetupStep.FromDelegate(configure));
+        StepsOf(builder).Add(OptionsSetupStep<ClientSessionOptions>.FromDelegate(configure));
         return builder;
     }
 
@@ -65,7 +61,7 @@ public static class ClientSessionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        StepsOf(builder).Add(ClientSessionSetupStep.FromDelegate(o => configure(o.Headers)));
+        StepsOf(builder).Add(OptionsSetupStep<ClientSessionOptions>.FromDelegate(o => configure(o.Headers)));
         return builder;
     }
 
@@ -77,7 +73,7 @@ public static class ClientSessionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        StepsOf(builder).Add(ClientSessionSetupStep.FromDelegate(o => configure(o.Timeout)));
+        StepsOf(builder).Add(OptionsSetupStep<ClientSessionOptions>.FromDelegate(o => configure(o.Timeout)));
         return builder;
     }
 
@@ -88,7 +84,8 @@ public static class ClientSessionBuilderExtensions
     /// <param name="builder">The session builder.</param>
     /// <param name="factory">
     /// Returns a new handler each time it is called, from the application's root service provider: the session calls
-    /// it when it builds its pipeline, and again when a reload changes its transport settings.
+    /// it when it builds its pipeline, and again when a reload changes how it decodes bodies (<c>AutoDecompress</c>,
+    /// <c>MaxDecompressedContentSize</c>). A new transport, which the connector builds, leaves the middlewares as they are.
     /// </param>
     /// <returns>The builder.</returns>
     public static IClientSessionBuilder AddMiddleware(this IClientSessionBuilder builder, Func<IServiceProvider, DelegatingHandler> factory)
@@ -112,7 +109,7 @@ public static class ClientSessionBuilderExtensions
         where TMiddleware : DelegatingHandler
         => builder.AddMiddleware(static sp => ActivatorUtilities.GetServiceOrCreateInstance<TMiddleware>(sp));
 
-    private static List<ClientSessionSetupStep> StepsOf(IClientSessionBuilder builder) => CatalogOf(builder).StepsOf(builder.Name);
+    private static List<OptionsSetupStep<ClientSessionOptions>> StepsOf(IClientSessionBuilder builder) => CatalogOf(builder).StepsOf(builder.Name);
 
     /// <summary>
     /// Adds aiohttp-style trace callbacks to the session: request start, end, exception and redirect; queue wait;

@@ -36,12 +36,13 @@ public static class ClientSessionServiceCollectionExtensions
         if (catalog.TryAdd(name))
         {
             services.AddOptions<ClientSessionOptions>(name).ValidateOnStart();
-            services.AddSingleton<IOptionsChangeTokenSource<ClientSessionOptions>>(sp => new ClientSessionChangeTokenSource(name, catalog, sp));
+            services.AddSingleton<IOptionsChangeTokenSource<ClientSessionOptions>>(
+                sp => new SetupChangeTokenSource<ClientSessionOptions>(name, () => catalog.Defaults.Concat(catalog.StepsOf(name)), sp));
         }
 
         if (configure is not null)
         {
-            catalog.StepsOf(name).Add(ClientSessionSetupStep.FromDelegate(configure));
+            catalog.StepsOf(name).Add(OptionsSetupStep<ClientSessionOptions>.FromDelegate(configure));
         }
 
         return new ClientSessionBuilder(name, services, catalog);
@@ -83,7 +84,7 @@ public static class ClientSessionServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        AddCore(services).Defaults.Add(ClientSessionSetupStep.FromDelegate(configure));
+        AddCore(services).Defaults.Add(OptionsSetupStep<ClientSessionOptions>.FromDelegate(configure));
         return services;
     }
 
@@ -99,19 +100,24 @@ public static class ClientSessionServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        AddCore(services).Defaults.Add(ClientSessionSetupStep.FromConfiguration(_ => configuration));
+        AddCore(services).Defaults.Add(OptionsSetupStep<ClientSessionOptions>.FromConfiguration(_ => configuration, OptionsBinding.Bind));
         return services;
     }
 
-    private static ClientSessionCatalog AddCore(IServiceCollection services)
+    /// <summary>What every session and connector needs: the catalogs, the registries, validation and the host lifetime.</summary>
+    internal static ClientSessionCatalog AddCore(IServiceCollection services)
     {
         var catalog = ClientSessionCatalog.From(services);
+        ClientConnectorCatalog.From(services);
         services.AddOptions();
         services.TryAddSingleton<ClientSessionOptionsState>();
+        services.TryAddSingleton<ConnectorRegistry>();
         services.TryAddSingleton<SessionRegistry>();
         services.TryAddSingleton<ISessionRegistry>(static sp => sp.GetRequiredService<SessionRegistry>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ClientSessionOptions>, ClientSessionSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientSessionOptions>, ClientSessionOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ConnectorOptions>, ClientConnectorSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectorOptions>, ClientConnectorOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ClientSessionLifetime>());
 
         // One keyed registration for every name, so that a key in any case finds its session (keyed services compare

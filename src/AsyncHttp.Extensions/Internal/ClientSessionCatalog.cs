@@ -19,7 +19,7 @@ internal sealed class ClientSessionCatalog
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The steps that apply to every session, before the session's own.</summary>
-    public List<ClientSessionSetupStep> Defaults { get; } = [];
+    public List<OptionsSetupStep<ClientSessionOptions>> Defaults { get; } = [];
 
     /// <summary>The registered names, in registration order, each spelled as it was first registered.</summary>
     public IReadOnlyList<string> Names => _names;
@@ -37,7 +37,7 @@ internal sealed class ClientSessionCatalog
     /// <summary>Registers a name; false when it was registered already, in any case.</summary>
     public bool TryAdd(string name) => _entries.TryAdd(name, new Entry(name)) && Added(name);
 
-    public List<ClientSessionSetupStep> StepsOf(string name) => _entries[name].Steps;
+    public List<OptionsSetupStep<ClientSessionOptions>> StepsOf(string name) => _entries[name].Steps;
 
     /// <summary>The factories of the session's middlewares, outermost first.</summary>
     public List<Func<IServiceProvider, DelegatingHandler>> MiddlewaresOf(string name) => _entries[name].Middlewares;
@@ -72,7 +72,7 @@ internal sealed class ClientSessionCatalog
     {
         public string Name { get; } = name;
 
-        public List<ClientSessionSetupStep> Steps { get; } = [];
+        public List<OptionsSetupStep<ClientSessionOptions>> Steps { get; } = [];
 
         public List<Func<IServiceProvider, DelegatingHandler>> Middlewares { get; } = [];
 

@@ -35,7 +35,8 @@ internal sealed class ClientSessionHealthCheck(string name, SessionRegistry regi
                 : HealthCheckResult.Healthy($"Session '{name}' has not been used yet.", unused);
         }
 
-        var stats = session.Connector.Stats;
+        // A session never moves to another connector: whether it names one tells whether it shares it.
+        var stats = sessionOptions.Get(name).Connector is null ? session.Connector.Stats : ShareOf(session);
         var data = Data(stats);
         if (session.IsClosed)
         {
@@ -57,6 +58,22 @@ internal sealed class ClientSessionHealthCheck(string name, SessionRegistry regi
         return degraded is not null
             ? HealthCheckResult.Degraded($"Session '{name}': {degraded}", data: data)
             : HealthCheckResult.Healthy($"Session '{name}': {stats.InUse} in use, {stats.Waiting} waiting.", data);
+    }
+
+    /// <summary>
+    /// The numbers the health of a session on a shared connector is judged by: its own share (its slots, its waiters and
+    /// their oldest wait, its own queue bound or else the connector's), so that a session that never waits is not
+    /// degraded by another's deep queue.
+    /// </summary>
+    private static ConnectorStats ShareOf(ClientSession session)
+    {
+        var pool = session.Connector.Stats;
+        var own = session.Stats;
+        return new ConnectorStats(own.Limit, own.LimitPerHost, own.QueueLimit > 0 ? own.QueueLimit : pool.QueueLimit, own.InUse, own.Waiting, pool.OpenConnections, pool.Hosts)
+        {
+            Name = pool.Name,
+            OldestWait = own.OldestWait,
+        };
     }
 
     private static Dictionary<string, object> Data(ConnectorStats stats) => new(StringComparer.Ordinal)

@@ -9,14 +9,16 @@ using Microsoft.Extensions.Options;
 namespace AsyncHttp.Extensions.Internal;
 
 /// <summary>
-/// Creates each registered session once, on first use; applies reloaded options to the live instances; closes them
-/// gracefully when the host has stopped its services, and at once when disposed.
+/// Creates each registered session once, on first use (on its shared connector, if it names one); applies reloaded
+/// options to the live instances; closes them gracefully when the host has stopped its services, and at once when
+/// disposed, and the shared connectors after them.
 /// </summary>
 internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposable, IDisposable
 {
     private readonly ClientSessionCatalog _catalog;
     private readonly IOptionsMonitor<ClientSessionOptions> _options;
     private readonly ClientSessionOptionsState _state;
+    private readonly ConnectorRegistry _connectors;
     private readonly IServiceProvider _services;
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
@@ -36,6 +38,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         ClientSessionCatalog catalog,
         IOptionsMonitor<ClientSessionOptions> options,
         ClientSessionOptionsState state,
+        ConnectorRegistry connectors,
         IServiceProvider services,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null,
@@ -45,6 +48,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         _catalog = catalog;
         _options = options;
         _state = state;
+        _connectors = connectors;
         _services = services;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _time = timeProvider ?? TimeProvider.System;
@@ -116,7 +120,10 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
 
             var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
             var traces = _catalog.TracesOf(name).Select(trace => trace(_services)).ToArray();
-            var session = new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
+            // A session on a shared connector runs on the connector's clock, which is this registry's too.
+            var session = options.Connector is { } shared && !string.IsNullOrWhiteSpace(shared)
+                ? new ClientSession(name, _connectors.Get(shared), options, _connectors.Time, _loggerFactory, middlewares, _meterFactory, traces)
+                : new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
             lock (_gate)
             {
                 if (_closed || _disposed)
@@ -225,6 +232,9 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         {
             Log.ClosingSessions(_logger, sessions.Length);
             await Task.WhenAll(sessions.Select(s => s.CloseAsync(graceEnd.Token))).ConfigureAwait(false);
+
+            // The shared connectors after the last session on them: their requests are done or aborted by now.
+            await _connectors.CloseAsync(graceEnd.Token).ConfigureAwait(false);
             Log.SessionsClosed(_logger, sessions.Length);
         }
     }
@@ -235,6 +245,8 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         {
             session.Dispose();
         }
+
+        _connectors.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -243,6 +255,8 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         {
             await session.DisposeAsync().ConfigureAwait(false);
         }
+
+        await _connectors.DisposeAsync().ConfigureAwait(false);
     }
 
     private ClientSession[] BeginDispose()

@@ -3,8 +3,9 @@ using System.Net;
 namespace AsyncHttp.Testing.Internal;
 
 /// <summary>
-/// A session's transport that answers from a <see cref="TestUpstream"/>: it receives each admitted request, waits
-/// on the session's clock, and returns the route's response, or fails as a broken connection does.
+/// A connector's transport that answers from a <see cref="TestUpstream"/>: it receives each admitted request (of
+/// whichever session on the connector sent it), waits on the connector's clock, and returns the route's response, or
+/// fails as a broken connection does.
 /// </summary>
 internal sealed class TestUpstreamHandler(TestUpstream upstream, ClientTransportContext context) : HttpMessageHandler
 {
@@ -17,7 +18,7 @@ internal sealed class TestUpstreamHandler(TestUpstream upstream, ClientTransport
         for (var attempt = 0; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var received = await TestRequest.ReceiveAsync(request, context.SessionName, cancellationToken).ConfigureAwait(false);
+            var received = await TestRequest.ReceiveAsync(request, context.GetSessionName(request), cancellationToken).ConfigureAwait(false);
             var response = upstream.Answer(received);
 
             // The wait starts before the arrival is announced: a test that awaits the arrival and then advances its

@@ -5,11 +5,11 @@ namespace AsyncHttp;
 public sealed partial class Connector
 {
     /// <summary>
-    /// A slot of the connector's <see cref="ClientSessionOptions.Limit"/> and of its host's
-    /// <see cref="ClientSessionOptions.LimitPerHost"/>, held by one request hop from admission until release. Only a
-    /// lease gives a slot back, and only once: <see cref="Release"/> is idempotent, as the lease of
-    /// System.Threading.RateLimiting's <c>ConcurrencyLimiter</c> is. Nested in <see cref="Connector"/> so that nothing
-    /// else can give a slot back.
+    /// A slot of the connector's <see cref="ConnectorOptions.Limit"/>, of its host's
+    /// <see cref="ConnectorOptions.LimitPerHost"/> and of the session's own caps, held by one request hop from admission
+    /// until release, on the transport that was current when it was granted. Only a lease gives a slot back, and only
+    /// once: <see cref="Release"/> is idempotent, as the lease of System.Threading.RateLimiting's
+    /// <c>ConcurrencyLimiter</c> is. Nested in <see cref="Connector"/> so that nothing else can give a slot back.
     /// </summary>
     /// <remarks>
     /// Once the hop's response arrives, the lease carries its body: the transport's content, which
@@ -19,18 +19,26 @@ public sealed partial class Connector
     /// </remarks>
     internal sealed class SlotLease
     {
-        private readonly HostState _host;
+        private readonly HostShare _share;
+        private readonly TransportGeneration _transport;
         private HttpContent? _body;
         private ILeaseObserver? _observer;
         private int _released;
 
-        public SlotLease(HostState host)
+        public SlotLease(HostShare share, TransportGeneration transport)
         {
-            _host = host;
+            _share = share;
+            _transport = transport;
         }
 
         /// <summary>The host whose slot this is.</summary>
-        public HostKey Key => _host.Key;
+        public HostKey Key => _share.Host.Key;
+
+        /// <summary>
+        /// What the hop is sent through: the transport the slot was granted on, kept until the slot goes back even when a
+        /// reconfiguration builds a newer one meanwhile.
+        /// </summary>
+        public HttpMessageInvoker Transport => _transport.Invoker;
 
         /// <summary>The transport's response content the slot carries, once the response has arrived.</summary>
         public HttpContent? Body => _body;
@@ -53,7 +61,7 @@ public sealed partial class Connector
 
         /// <summary>
         /// Closes the body, if the slot carries one, then gives the slot back to the connector, which hands it to the
-        /// oldest eligible waiter. Harmless after the first call.
+        /// waiter its dispatch picks. Harmless after the first call.
         /// </summary>
         /// <returns>True for the call that gave the slot back.</returns>
         public bool Release()
@@ -70,7 +78,7 @@ public sealed partial class Connector
             }
             finally
             {
-                _host.Connector.Return(_host);
+                _share.Host.Connector.Return(_share, _transport);
                 _observer?.OnReleased(this);
             }
 

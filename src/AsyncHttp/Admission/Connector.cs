@@ -1,59 +1,119 @@
-using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using AsyncHttp.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AsyncHttp;
 
 /// <summary>
-/// The admission stage of a session: a slot of <see cref="ClientSessionOptions.Limit"/> and one of the host's
-/// <see cref="ClientSessionOptions.LimitPerHost"/> for each request, held from admission until the response is
-/// released, and a fair wait queue for the requests beyond them.
+/// A connection pool with limits and a fair wait queue, shared by the sessions that draw on it: a slot of
+/// <see cref="ConnectorOptions.Limit"/> and one of the host's <see cref="ConnectorOptions.LimitPerHost"/> for each
+/// request, held from admission until the response is released; the transport (<see cref="SocketsHttpHandler"/>) whose
+/// connections carry the requests; and every setting that shapes a connection.
 /// </summary>
 /// <remarks>
 /// <para>
-/// The freed slot goes to the oldest waiter that can use it: a waiter held back only by its host's limit never
-/// blocks waiters for other hosts, and a new request never overtakes an eligible waiter.
+/// A <see cref="ClientSession"/> created without a connector owns one, configured from its own options, and closes it
+/// when it closes. To share one pool between sessions (aiohttp's <c>connector_owner=False</c>), create a connector and
+/// pass it to each session's constructor: a session given a connector never closes it; whoever created it closes it,
+/// after the last session using it (<see cref="CloseAsync"/>, or dispose). With the host integration,
+/// <c>AddClientConnector</c> does this, and the host closes the connector after its sessions.
+/// </para>
+/// <para>
+/// Each session on a shared connector keeps its own <see cref="ClientSessionOptions.Limit"/>,
+/// <see cref="ClientSessionOptions.LimitPerHost"/> and <see cref="ClientSessionOptions.QueueLimit"/> as caps inside the
+/// pool, and a <see cref="ClientSessionOptions.Priority"/>. A freed slot goes to the oldest waiter that can use it (its
+/// host's limit, its session's caps and the connector's limits allow it) among the sessions of the highest priority
+/// that have one. Within a priority, a waiter held back only by its host's or its session's limit never blocks the
+/// others, and a new request never overtakes an eligible waiter. There is no preemption.
 /// </para>
 /// <para>
 /// With HTTP/1.1 a slot is a connection, since a connection carries one request at a time. With HTTP/2 a slot is a
 /// request in flight: several may share one connection.
 /// </para>
 /// </remarks>
-public sealed partial class Connector
+public sealed partial class Connector : IAsyncDisposable, IDisposable
 {
-    // Idle host entries are kept so that an uncontended admission allocates nothing; past this many hosts they are swept.
-    private const int HostSweepThreshold = 1024;
+    private readonly string? _owner;
+    private readonly SessionTelemetry _telemetry;
+    private readonly Lock _reconfiguring = new();
+    private TaskCompletionSource? _closing;
 
-    private readonly Lock _lock = new();
-    private readonly Dictionary<HostKey, HostState> _hosts = [];
-    private readonly List<HostState> _hostsWithWaiters = [];
-    private readonly string _sessionName;
-    private readonly DeadlineLanes _deadlines;
-    private readonly TimeProvider _time;
-    private int _limit;
-    private int _limitPerHost;
-    private int _queueLimit;
-    private int _inUse;
-    private int _waiting;
-    private int _openConnections;
-    private long _sequence;
-    private bool _closed;
-    private TaskCompletionSource? _idle;
-
-    // The host of the last admission: a session mostly calls one host, and comparing its key is cheaper than hashing it.
-    private HostState? _lastHost;
-
-    internal Connector(string sessionName, int limit, int limitPerHost, int queueLimit, TimeProvider? time = null)
+    /// <summary>Creates a connector to share between sessions; the caller closes it, after the sessions.</summary>
+    /// <param name="name">The name, shown in logs, metrics, statistics and errors.</param>
+    /// <param name="options">The limits and connection settings; the connector takes a copy. <see langword="null"/> takes the defaults.</param>
+    /// <param name="timeProvider">
+    /// The clock of the queue's deadlines and the DNS cache, <see cref="TimeProvider.System"/> when null. Sessions on the
+    /// connector run their timeouts on it too.
+    /// </param>
+    /// <param name="loggerFactory">Where connection failures without a session to name are logged (category <c>AsyncHttp.Connector.{name}</c>).</param>
+    /// <param name="meterFactory">Where the <c>AsyncHttp</c> meter comes from; a process-wide meter when null.</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one.</exception>
+    public Connector(
+        string name,
+        ConnectorOptions? options = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null)
+        : this(
+            name,
+            Checked(options ?? new ConnectorOptions(), name),
+            timeProvider ?? TimeProvider.System,
+            new SessionTelemetry(name, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.Connector.{name}"), ClientMetrics.For(meterFactory), []),
+            owner: null)
     {
-        _sessionName = sessionName;
-        _time = time ?? TimeProvider.System;
-        _deadlines = new DeadlineLanes(_time, ExpireWaiters);
-        SetLimits(limit, limitPerHost, queueLimit);
     }
 
-    /// <summary>The name of the session the connector belongs to.</summary>
-    internal string SessionName => _sessionName;
+    /// <summary>Creates the connector of one session, or a test's.</summary>
+    /// <param name="name">The connector's name.</param>
+    /// <param name="options">Checked settings, the connector's own copy.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="telemetry">Where a connection without a session to name reports, and the meter.</param>
+    /// <param name="owner">The session that owns the connector and alone closes and reconfigures it; null for a shared one.</param>
+    internal Connector(string name, ConnectorOptions options, TimeProvider time, SessionTelemetry telemetry, string? owner)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Name = name;
+        _owner = owner;
+        Time = time;
+        _telemetry = telemetry;
+        var settings = TransportSettings.From(options);
+        _transport = new TransportGeneration(settings, Transport.Create(settings, this, time, telemetry));
+        _deadlines = new DeadlineLanes(time, ExpireWaiters);
+        SetLimits(options.Limit, options.LimitPerHost, options.QueueLimit);
+        _telemetry.Metrics.Register(this);
+    }
 
-    /// <summary>A consistent snapshot of the limits, the slots in use, the queue and the open connections.</summary>
+    /// <summary>A connector for tests of admission alone: limits, no session, the system's defaults otherwise.</summary>
+    internal Connector(string name, int limit, int limitPerHost, int queueLimit, TimeProvider? time = null)
+        : this(
+            name,
+            new ConnectorOptions { Limit = limit, LimitPerHost = limitPerHost, QueueLimit = queueLimit },
+            time ?? TimeProvider.System,
+            new SessionTelemetry(name, NullLogger.Instance, ClientMetrics.For(null), []),
+            owner: null)
+    {
+    }
+
+    /// <summary>The connector's name: for a connector a session owns, the session's name.</summary>
+    public string Name { get; }
+
+    /// <summary>True once <see cref="CloseAsync"/> or dispose has begun (for a connector a session owns: the session's close).</summary>
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closed;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A consistent snapshot of the limits, the slots in use, the queue and the open connections, in total, per host,
+    /// and per session on the connector.
+    /// </summary>
     public ConnectorStats Stats
     {
         get
@@ -65,7 +125,7 @@ public sealed partial class Connector
                 {
                     if (!host.IsIdle)
                     {
-                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.WaiterCount, host.OpenConnections)
+                        hosts.Add(new HostStats(host.Key.ToString(), host.InUse, host.Waiting, host.OpenConnections)
                         {
                             Scheme = host.Key.Scheme,
                             Address = host.Key.Address,
@@ -74,390 +134,205 @@ public sealed partial class Connector
                     }
                 }
 
+                var sessions = new List<SessionStats>(_members.Count);
+                foreach (var member in _members)
+                {
+                    sessions.Add(StatsOf(member));
+                }
+
                 return new ConnectorStats(_limit, _limitPerHost, _queueLimit, _inUse, _waiting, _openConnections, hosts)
                 {
-                    OldestWait = OldestWait(),
+                    Name = Name,
+                    OldestWait = OldestWait(member: null),
+                    Sessions = sessions,
                 };
             }
         }
     }
 
+    /// <summary>The clock of the queue's deadlines; the sessions on the connector keep their timeouts on it.</summary>
+    internal TimeProvider Time { get; }
+
+    /// <summary>True for the connector a session created for itself, which the session alone closes and reconfigures.</summary>
+    internal bool IsOwned => _owner is not null;
+
     /// <summary>
-    /// Takes a slot for a request to <paramref name="key"/>, waiting in the queue when none is free. The slot comes back
-    /// only through the returned lease.
+    /// Applies new settings: new limits apply from the next admission decision, to the requests already waiting too (a
+    /// raised limit admits them at once; a lowered one lets the requests in flight finish). A change of a connection
+    /// setting, or of a limit (which bounds the connections per server), builds a new transport; the old one is disposed
+    /// once the last request using it is released.
     /// </summary>
-    /// <param name="key">The request's host.</param>
-    /// <param name="cancellationToken">Takes the request out of the queue.</param>
-    /// <param name="deadline">
-    /// When the wait gives up with <see cref="QueueDeadlineExceededException"/> (<see cref="Deadline.InQueue"/>); none
-    /// when the caller's token carries its timeouts.
-    /// </param>
-    /// <exception cref="ObjectDisposedException">The session is closed.</exception>
-    /// <exception cref="QueueFullException">The queue holds <see cref="ClientSessionOptions.QueueLimit"/> waiters already.</exception>
-    internal ValueTask<SlotLease> AcquireAsync(HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
+    /// <param name="options">The new settings; the connector takes a copy.</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one, and nothing changes.</exception>
+    /// <exception cref="InvalidOperationException">A session owns this connector: reconfigure the session instead.</exception>
+    /// <exception cref="ObjectDisposedException">The connector is closed.</exception>
+    public void Reconfigure(ConnectorOptions options)
     {
-        Waiter waiter;
-        lock (_lock)
-        {
-            if (_closed)
-            {
-                throw new ObjectDisposedException(nameof(ClientSession), $"Session '{_sessionName}' is closed.");
-            }
-
-            var host = GetOrAddHost(key);
-
-            // No barging: while this host has waiters, a new request queues behind them even if a slot looks free.
-            if (host.WaiterCount == 0 && HasCapacity(host))
-            {
-                return new ValueTask<SlotLease>(Take(host));
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled<SlotLease>(cancellationToken);
-            }
-
-            if (_queueLimit > 0 && _waiting >= _queueLimit)
-            {
-                throw new QueueFullException(_sessionName, _queueLimit);
-            }
-
-            waiter = new Waiter(host, ++_sequence) { QueuedAt = _time.GetTimestamp() };
-            host.Enqueue(waiter);
-            if (host.WaiterCount == 1)
-            {
-                _hostsWithWaiters.Add(host);
-            }
-
-            _waiting++;
-            if (deadline is { } due)
-            {
-                _deadlines.Add(waiter, due);
-            }
-
-            AssertInvariants();
-        }
-
-        // Registered outside the lock: a token cancelled meanwhile runs the callback inline, and it takes the lock.
-        waiter.RegisterCancellation(cancellationToken);
-        return new ValueTask<SlotLease>(waiter, waiter.Version);
-    }
-
-    /// <summary>Counts a slot of <paramref name="host"/> as taken and returns the lease that alone gives it back. Runs under the lock.</summary>
-    private SlotLease Take(HostState host)
-    {
-        _inUse++;
-        host.InUse++;
-        AssertInvariants();
-        return new SlotLease(host);
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfOwned("reconfigures", "Reconfigure");
+        Apply(Checked(options, Name));
     }
 
     /// <summary>
-    /// Gives back a slot and hands it to the oldest eligible waiter. Private: only <see cref="SlotLease.Release"/> calls
-    /// it, once per lease.
+    /// Closes the connector gracefully: stops admitting (requests of its sessions fail with
+    /// <see cref="ObjectDisposedException"/>, queued ones with <see cref="SessionClosedException"/>), lets the requests in
+    /// flight finish until <paramref name="cancellationToken"/> is cancelled, then closes every connection, which aborts
+    /// what is left. Close the sessions on it first: a session never closes a connector it was given.
     /// </summary>
-    private void Return(HostState host)
+    /// <param name="cancellationToken">Ends the grace period for requests in flight.</param>
+    /// <exception cref="InvalidOperationException">A session owns this connector: close the session instead.</exception>
+    public Task CloseAsync(CancellationToken cancellationToken = default)
     {
-        lock (_lock)
-        {
-            _inUse--;
-            host.InUse--;
-            Dispatch();
-            if (_inUse == 0 && _idle is not null)
-            {
-                _idle.TrySetResult();
-                _idle = null;
-            }
-
-            AssertInvariants();
-        }
+        ThrowIfOwned("closes", "CloseAsync");
+        return CloseCoreAsync(cancellationToken);
     }
 
-    /// <summary>Changes the limits; raising one admits waiters at once, lowering one lets the requests in flight finish.</summary>
-    internal void SetLimits(int limit, int limitPerHost, int queueLimit)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(limit);
-        ArgumentOutOfRangeException.ThrowIfNegative(limitPerHost);
-        ArgumentOutOfRangeException.ThrowIfNegative(queueLimit);
-        lock (_lock)
-        {
-            _limit = limit;
-            _limitPerHost = limitPerHost;
-            _queueLimit = queueLimit;
-            Dispatch();
-            AssertInvariants();
-        }
-    }
+    /// <summary>Closes the connector at once: queued requests fail, connections close and requests in flight are aborted.</summary>
+    /// <exception cref="InvalidOperationException">A session owns this connector: dispose the session instead.</exception>
+    public async ValueTask DisposeAsync()
+        => await CloseAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
 
-    /// <summary>Stops admitting: new requests throw, queued waiters fail with <see cref="SessionClosedException"/>.</summary>
-    internal void Close()
-    {
-        List<Waiter> failed = [];
-        lock (_lock)
-        {
-            if (_closed)
-            {
-                return;
-            }
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose()
+        => CloseAsync(new CancellationToken(canceled: true)).GetAwaiter().GetResult();
 
-            _closed = true;
-            foreach (var host in _hostsWithWaiters)
+    /// <summary>The settings of a connector a session owns changed with the session's: see <see cref="Reconfigure"/>.</summary>
+    internal void Apply(ConnectorOptions options)
+    {
+        // One reconfiguration at a time; a new transport (a handler, a user's factory) is built outside the admission
+        // lock, which requests take, and only swapped under it.
+        lock (_reconfiguring)
+        {
+            var settings = TransportSettings.From(options);
+            TransportGeneration? built = null;
+            TransportGeneration? retired = null;
+            if (settings != Volatile.Read(ref _transport).Settings)
             {
-                while (host.Head is { } waiter)
+                lock (_lock)
                 {
-                    host.Remove(waiter);
-                    DeadlineLanes.Remove(waiter);
-                    failed.Add(waiter);
+                    ThrowIfClosed();
                 }
+
+                built = new TransportGeneration(settings, Transport.Create(settings, this, Time, _telemetry));
             }
 
-            _hostsWithWaiters.Clear();
-            _waiting = 0;
-            _deadlines.Stop();
-            AssertInvariants();
-        }
-
-        foreach (var waiter in failed)
-        {
-            waiter.Fail(new SessionClosedException(_sessionName));
-        }
-    }
-
-    /// <summary>Completes when no slot is in use.</summary>
-    internal Task WhenIdleAsync()
-    {
-        lock (_lock)
-        {
-            if (_inUse == 0)
+            lock (_lock)
             {
-                return Task.CompletedTask;
-            }
-
-            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _idle.Task;
-        }
-    }
-
-    /// <summary>Unlinks a waiter that is still queued; false when it was granted or failed already.</summary>
-    internal bool TryRemoveWaiter(Waiter waiter)
-    {
-        lock (_lock)
-        {
-            if (!waiter.Host.Holds(waiter))
-            {
-                return false;
-            }
-
-            Unlink(waiter);
-            AssertInvariants();
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// Counts one more connection to <paramref name="key"/> as open, from before it is made: at once while fewer than
-    /// <paramref name="perServer"/> are, otherwise once one closes. The transport never makes more connections to a
-    /// server than that (its own cap), but it counts one closed before its socket is: a new connect could then start
-    /// while the old socket is still closing. Waiting here for the count makes the bound hold at every moment.
-    /// </summary>
-    /// <returns>Completes with the room reserved; <see cref="ConnectionClosed"/> gives it back.</returns>
-    internal ValueTask ReserveConnectionAsync(HostKey key, int perServer, CancellationToken cancellationToken)
-    {
-        TaskCompletionSource room;
-        lock (_lock)
-        {
-            var host = GetOrAddHost(key);
-            if (host.OpenConnections < perServer && host.ConnectionWaiters is not { Count: > 0 })
-            {
-                host.OpenConnections++;
-                _openConnections++;
-                AssertInvariants();
-                return ValueTask.CompletedTask;
-            }
-
-            room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            (host.ConnectionWaiters ??= new Queue<TaskCompletionSource>()).Enqueue(room);
-        }
-
-        if (cancellationToken.CanBeCanceled)
-        {
-            // A room granted at the same instant is passed on: see ConnectionClosed.
-            cancellationToken.UnsafeRegister(static (s, token) => ((TaskCompletionSource)s!).TrySetCanceled(token), room);
-        }
-
-        return new ValueTask(room.Task);
-    }
-
-    /// <summary>A connection closed, or a reserved connect failed: its room goes to the next connect waiting for one.</summary>
-    internal void ConnectionClosed(HostKey key)
-    {
-        lock (_lock)
-        {
-            var host = GetOrAddHost(key);
-            while (host.ConnectionWaiters is { Count: > 0 } waiters)
-            {
-                // The room passes to the waiter as it is: the count stays.
-                if (waiters.Dequeue().TrySetResult())
+                if (_closed)
                 {
-                    AssertInvariants();
-                    return;
+                    built?.Dispose();
+                    ThrowIfClosed();
                 }
-            }
 
-            host.OpenConnections--;
-            _openConnections--;
-            AssertInvariants();
-        }
-    }
-
-    /// <summary>How long the oldest waiter has waited: each host's queue is in arrival order, so it is one of the heads.</summary>
-    private TimeSpan OldestWait()
-    {
-        if (_hostsWithWaiters.Count == 0)
-        {
-            return TimeSpan.Zero;
-        }
-
-        var oldest = long.MaxValue;
-        foreach (var host in _hostsWithWaiters)
-        {
-            oldest = Math.Min(oldest, host.Head!.QueuedAt);
-        }
-
-        return _time.GetElapsedTime(oldest);
-    }
-
-    private bool HasCapacity(HostState host)
-        => (_limit == 0 || _inUse < _limit) && (_limitPerHost == 0 || host.InUse < _limitPerHost);
-
-    private void Unlink(Waiter waiter)
-    {
-        var host = waiter.Host;
-        host.Remove(waiter);
-        DeadlineLanes.Remove(waiter);
-        _waiting--;
-        if (host.WaiterCount == 0)
-        {
-            _hostsWithWaiters.Remove(host);
-        }
-    }
-
-    /// <summary>The deadline timer fired: fails the waiters whose deadline has passed.</summary>
-    private void ExpireWaiters()
-    {
-        List<(Waiter Waiter, TimeoutKind Kind)>? expired = null;
-        lock (_lock)
-        {
-            if (_closed)
-            {
-                return;
-            }
-
-            var now = _deadlines.Now;
-            while (_deadlines.NextExpired(now) is Waiter waiter)
-            {
-                (expired ??= []).Add((waiter, waiter.Lane!.Kind));
-                Unlink(waiter);
-            }
-
-            _deadlines.Rearm();
-            AssertInvariants();
-        }
-
-        if (expired is not null)
-        {
-            foreach (var (waiter, kind) in expired)
-            {
-                waiter.Fail(new QueueDeadlineExceededException(kind));
-            }
-        }
-    }
-
-    /// <summary>Hands free slots to the oldest waiters that can use them. Runs under the lock.</summary>
-    private void Dispatch()
-    {
-        while (_hostsWithWaiters.Count > 0 && (_limit == 0 || _inUse < _limit))
-        {
-            // The oldest head among the hosts with a free per-host slot: O(hosts waiting), not O(waiters).
-            HostState? best = null;
-            foreach (var host in _hostsWithWaiters)
-            {
-                if ((_limitPerHost == 0 || host.InUse < _limitPerHost) && (best is null || host.Head!.Sequence < best.Head!.Sequence))
+                if (built is not null)
                 {
-                    best = host;
-                }
-            }
-
-            if (best is null)
-            {
-                return;
-            }
-
-            var waiter = best.Head!;
-            Unlink(waiter);
-            waiter.Grant(Take(best));
-        }
-    }
-
-    /// <summary>
-    /// Checks the connector's counters against its queues after each change (Debug builds, which the tests run): no
-    /// count below zero, and the waiting count equal to what the host queues hold.
-    /// </summary>
-    [Conditional("DEBUG")]
-    private void AssertInvariants()
-    {
-        Debug.Assert(_inUse >= 0, $"In use is {_inUse}.");
-        Debug.Assert(_waiting >= 0, $"Waiting is {_waiting}.");
-        Debug.Assert(_openConnections >= 0, $"Open connections is {_openConnections}.");
-        var queued = 0;
-        foreach (var host in _hostsWithWaiters)
-        {
-            Debug.Assert(host.WaiterCount > 0, $"Host {host.Key} is listed as waiting with an empty queue.");
-            queued += host.WaiterCount;
-        }
-
-        Debug.Assert(queued == _waiting, $"Waiting is {_waiting} while the host queues hold {queued}.");
-        var inUse = 0;
-        foreach (var host in _hosts.Values)
-        {
-            Debug.Assert(host.InUse >= 0 && host.OpenConnections >= 0 && host.WaiterCount >= 0, $"Host {host.Key} has a negative count.");
-            inUse += host.InUse;
-        }
-
-        Debug.Assert(inUse == _inUse, $"Hosts hold {inUse} slots while the connector counts {_inUse}.");
-    }
-
-    private HostState GetOrAddHost(HostKey key)
-    {
-        if (_lastHost is { } last && last.Key.Equals(key))
-        {
-            return last;
-        }
-
-        if (_hosts.TryGetValue(key, out var host))
-        {
-            _lastHost = host;
-            return host;
-        }
-
-        if (_hosts.Count >= HostSweepThreshold)
-        {
-            foreach (var (idleKey, idle) in _hosts)
-            {
-                if (idle.IsIdle)
-                {
-                    _hosts.Remove(idleKey);
-                    if (ReferenceEquals(idle, _lastHost))
+                    retired = _transport;
+                    retired.Retired = true;
+                    Volatile.Write(ref _transport, built);
+                    if (retired.Active > 0)
                     {
-                        _lastHost = null;
+                        // Slots still send through it: the last one to come back disposes it.
+                        _retiredTransports.Add(retired);
+                        retired = null;
                     }
                 }
+
+                SetLimits(options.Limit, options.LimitPerHost, options.QueueLimit);
             }
+
+            // No slot sends through it: it goes now, outside the lock (disposing closes its idle connections).
+            retired?.Dispose();
+        }
+    }
+
+    /// <summary>Closes the connector; for one a session owns, the session calls this once its own requests are done.</summary>
+    internal Task CloseCoreAsync(CancellationToken cancellationToken)
+    {
+        var closing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _closing, closing, null) is { } started)
+        {
+            return started.Task;
         }
 
-        host = new HostState(this, key);
-        _hosts.Add(key, host);
-        _lastHost = host;
-        return host;
+        List<(Waiter Waiter, string Session)> failed;
+        lock (_lock)
+        {
+            failed = CloseQueue();
+        }
+
+        foreach (var (waiter, session) in failed)
+        {
+            waiter.Fail(new SessionClosedException(session, $"Connector '{Name}' of session '{session}' was closed before the request completed."));
+        }
+
+        _ = FinishCloseAsync(closing, cancellationToken);
+        return closing.Task;
+    }
+
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The close's task carries the failure to whoever awaits it.")]
+    private async Task FinishCloseAsync(TaskCompletionSource closing, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await WhenIdleAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // The grace period is over: closing the transports below aborts what is still in flight.
+                }
+            }
+
+            List<TransportGeneration> transports;
+            List<ConnectorMember> members;
+            lock (_lock)
+            {
+                transports = [.. _retiredTransports, _transport];
+                _retiredTransports.Clear();
+                members = [.. _members];
+            }
+
+            // Disposing a transport closes its idle connections only: the sessions abort what they still have in flight.
+            foreach (var member in members)
+            {
+                member.Abort?.Invoke();
+            }
+
+            foreach (var transport in transports)
+            {
+                transport.Dispose();
+            }
+
+            _telemetry.Metrics.Unregister(this);
+            closing.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            closing.TrySetException(ex);
+        }
+    }
+
+    private void ThrowIfOwned(string what, string method)
+    {
+        if (_owner is not null)
+        {
+            throw new InvalidOperationException(
+                $"Connector '{Name}' belongs to session '{_owner}', which {what} it with itself: call {method} on the session, not on its connector.");
+        }
+    }
+
+    private static ConnectorOptions Checked(ConnectorOptions options, string name)
+    {
+        var snapshot = options.Clone();
+        var errors = snapshot.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"Invalid options for connector '{name}': {string.Join(" ", errors)}", nameof(options));
+        }
+
+        return snapshot;
     }
 }

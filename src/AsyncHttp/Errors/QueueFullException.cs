@@ -1,6 +1,9 @@
 namespace AsyncHttp;
 
-/// <summary>The connector's wait queue already holds <see cref="ClientSessionOptions.QueueLimit"/> requests; this one was not queued.</summary>
+/// <summary>
+/// The connector's wait queue already holds <see cref="ConnectorOptions.QueueLimit"/> requests, or the session's share
+/// of it <see cref="ClientSessionOptions.QueueLimit"/>; this one was not queued.
+/// </summary>
 public class QueueFullException : ClientException
 {
     /// <summary>Creates the exception.</summary>
@@ -13,7 +16,15 @@ public class QueueFullException : ClientException
         QueueLimit = queueLimit;
     }
 
-    /// <summary>The session whose queue is full.</summary>
+    /// <summary>The connector's queue is full, all its sessions together: the message names the connector.</summary>
+    internal QueueFullException(string sessionName, int queueLimit, string message)
+        : base(message)
+    {
+        SessionName = sessionName;
+        QueueLimit = queueLimit;
+    }
+
+    /// <summary>The session whose request was rejected.</summary>
     public string SessionName { get; }
 
     /// <summary>The queue limit in force.</summary>

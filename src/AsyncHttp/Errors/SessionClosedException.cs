@@ -1,6 +1,6 @@
 namespace AsyncHttp;
 
-/// <summary>The session was closed while the request waited in its queue or was in flight.</summary>
+/// <summary>The session, or the connector it draws on, was closed while the request waited in the queue or was in flight.</summary>
 public class SessionClosedException : ClientException
 {
     /// <summary>Creates the exception.</summary>
@@ -12,6 +12,13 @@ public class SessionClosedException : ClientException
         SessionName = sessionName;
     }
 
-    /// <summary>The session that was closed.</summary>
+    /// <summary>The request's connector was closed under its session: the message names both.</summary>
+    internal SessionClosedException(string sessionName, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        SessionName = sessionName;
+    }
+
+    /// <summary>The session whose request it was: the session closed, or its connector.</summary>
     public string SessionName { get; }
 }

@@ -79,7 +79,8 @@ public sealed partial class ClientSession
         }
     }
 
-    private void AbortLive()
+    /// <summary>Aborts every request of the session in flight: the session closes, or its shared connector does.</summary>
+    private void AbortLive(Interruption reason = Interruption.SessionClosed)
     {
         List<RequestContext> live = [];
         lock (_gate)
@@ -92,7 +93,7 @@ public sealed partial class ClientSession
 
         foreach (var context in live)
         {
-            context.Abort();
+            context.Abort(reason);
         }
     }
 }

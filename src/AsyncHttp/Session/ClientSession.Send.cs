@@ -67,14 +67,10 @@ public sealed partial class ClientSession
             Telemetry.RequestStarted(request.Method, request.RequestUri!);
             if (pipeline.Generation.Middlewares is null)
             {
+                // The slot's lease carries the transport current when it was granted: after a reload that built a new
+                // one while this request waited, the new one.
                 var deadline = Deadline.InQueue(TimeoutOf(pipeline, options), started, _time);
                 lease = await pipeline.Generation.Admission.AcquireAsync(request, cancellationToken, deadline).ConfigureAwait(false);
-                if (pipeline.Generation.IsRetired)
-                {
-                    // A reload built a new transport while this request waited (its limits changed, say): it is sent
-                    // through the new one, with the settings it started with.
-                    pipeline = SwitchTransport(pipeline);
-                }
             }
         }
         catch (Exception ex)
@@ -164,13 +160,6 @@ public sealed partial class ClientSession
 
         // 4. Finish: the caller's response holds the last hop's slot until its body is read or it is disposed.
         return TFinish.Finish(this, request, response, lease, context, hops, options?.RaiseForStatus ?? pipeline.Options.RaiseForStatus);
-    }
-
-    private Pipeline SwitchTransport(Pipeline pipeline)
-    {
-        var current = EnterPipeline();
-        pipeline.Generation.Exit();
-        return pipeline with { Transport = current.Transport, Generation = current.Generation };
     }
 
     /// <summary>The request's timeouts: its own, or the session's as they were when it started.</summary>

@@ -7,7 +7,8 @@ namespace AsyncHttp;
 
 /// <summary>
 /// A long-lived HTTP client in aiohttp's model: one connector (a connection limit, a per-host limit and a fair wait
-/// queue), default headers, a base address and timeouts, shared by every request made through it. Create one per
+/// queue; its own, or a <see cref="AsyncHttp.Connector"/> shared with other sessions), default headers, a base address
+/// and timeouts, shared by every request made through it. Create one per
 /// purpose, reuse it for the life of the application, and dispose it (<c>await using</c>) at the end.
 /// </summary>
 /// <remarks>
@@ -46,7 +47,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     {
     }
 
-    /// <summary>Creates a named session.</summary>
+    /// <summary>Creates a named session that owns its connector, configured by <paramref name="options"/>.</summary>
     /// <param name="name">The name, shown in logs, metrics and errors.</param>
     /// <param name="options">The settings; the session takes a copy. <see langword="null"/> takes the defaults.</param>
     /// <param name="timeProvider">The clock for timeouts and the DNS cache; <see cref="TimeProvider.System"/> when null.</param>
@@ -69,27 +70,111 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         IEnumerable<Func<DelegatingHandler>>? middlewares = null,
         IMeterFactory? meterFactory = null,
         IEnumerable<ClientTrace>? traces = null)
+        : this(name, options, timeProvider, loggerFactory, middlewares, meterFactory, traces, shared: null)
+    {
+    }
+
+    /// <summary>
+    /// Creates a named session on a shared <paramref name="connector"/>: it draws on the connector's pool and limits with
+    /// the other sessions on it, inside its own caps (<see cref="ClientSessionOptions.Limit"/>,
+    /// <see cref="ClientSessionOptions.LimitPerHost"/>, <see cref="ClientSessionOptions.QueueLimit"/>) and at its
+    /// <see cref="ClientSessionOptions.Priority"/>. The session never closes the connector: whoever created it does,
+    /// after the last session using it.
+    /// </summary>
+    /// <param name="name">The name, shown in logs, metrics and errors.</param>
+    /// <param name="connector">The connector to draw on; its connection settings apply to the session's requests.</param>
+    /// <param name="options">
+    /// The settings; the session takes a copy. <see langword="null"/> takes the defaults. A setting that shapes a
+    /// connection (<see cref="ClientSessionOptions.KeepAliveTimeout"/>, ...) is the connector's: setting one here is an
+    /// error.
+    /// </param>
+    /// <param name="timeProvider">The clock for timeouts; the connector's, which it must be when given.</param>
+    /// <param name="loggerFactory">Where the session logs (category <c>AsyncHttp.ClientSession.{name}</c>); nowhere when null.</param>
+    /// <param name="middlewares">Factories of the session's middlewares, as for a session that owns its connector.</param>
+    /// <param name="meterFactory">Where the <c>AsyncHttp</c> meter comes from; a process-wide meter when null.</param>
+    /// <param name="traces">aiohttp-style trace callbacks, called for every request of the session.</param>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one.</exception>
+    /// <exception cref="ObjectDisposedException">The connector is closed.</exception>
+    /// <example>
+    /// <code>
+    /// await using var upstream = new Connector("upstream", new ConnectorOptions { Limit = 16 });
+    /// await using var bulk = new ClientSession("bulk", upstream, new ClientSessionOptions { Limit = 12 });
+    /// await using var priority = new ClientSession("priority", upstream, new ClientSessionOptions { Priority = 10 });
+    /// </code>
+    /// </example>
+    public ClientSession(
+        string name,
+        Connector connector,
+        ClientSessionOptions? options = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IEnumerable<Func<DelegatingHandler>>? middlewares = null,
+        IMeterFactory? meterFactory = null,
+        IEnumerable<ClientTrace>? traces = null)
+        : this(name, options, timeProvider, loggerFactory, middlewares, meterFactory, traces, connector ?? throw new ArgumentNullException(nameof(connector)))
+    {
+    }
+
+    private ClientSession(
+        string name,
+        ClientSessionOptions? options,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        IEnumerable<Func<DelegatingHandler>>? middlewares,
+        IMeterFactory? meterFactory,
+        IEnumerable<ClientTrace>? traces,
+        Connector? shared)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
         _middlewares = middlewares?.ToArray() ?? [];
-        var snapshot = Checked(options ?? new ClientSessionOptions(), name);
-        _time = timeProvider ?? TimeProvider.System;
+        var snapshot = Checked(options ?? new ClientSessionOptions(), name, shared);
+        if (shared is not null && timeProvider is not null && !ReferenceEquals(timeProvider, shared.Time))
+        {
+            throw new ArgumentException(
+                $"Session '{name}' must keep its timeouts on the clock of its connector '{shared.Name}': pass the connector's TimeProvider, or none.",
+                nameof(timeProvider));
+        }
+
+        _time = shared?.Time ?? timeProvider ?? TimeProvider.System;
         _totals = new DeadlineLanes(_time, ExpireTotals);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
-        Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? []);
-        Connector = new Connector(name, snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit, _time);
+        Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? [], shared?.Name);
+        Connector = shared ?? new Connector(name, snapshot.ToConnectorOptions(), _time, Telemetry, owner: name);
+        Member = Connector.Join(name, snapshot.ToCaps(shared is not null), shared is null ? null : () => AbortLive(Interruption.ConnectorClosed));
         Cookies = new CookieJar(snapshot.UnsafeCookies);
-        var transport = snapshot.ToTransportSettings();
-        _pipeline = new Pipeline(snapshot, transport, BuildGeneration(transport));
+        try
+        {
+            _pipeline = new Pipeline(snapshot, BuildGeneration(snapshot.DecodeUpTo));
+        }
+        catch
+        {
+            // A middleware factory failed: the session never existed, so it leaves its connector, or closes its own.
+            Connector.CloseMember(Member);
+            if (shared is null)
+            {
+                Connector.CloseCoreAsync(new CancellationToken(canceled: true)).GetAwaiter().GetResult();
+            }
+
+            throw;
+        }
+
         Telemetry.Metrics.Register(this);
     }
 
     /// <summary>The session's name.</summary>
     public string Name { get; }
 
-    /// <summary>The connector: limits, queue and statistics.</summary>
+    /// <summary>
+    /// The connector the session draws on: limits, queue, connections and statistics. The session's own, created from
+    /// its options and closed with it, unless a shared connector was given to the constructor.
+    /// </summary>
     public Connector Connector { get; }
+
+    /// <summary>
+    /// The session's share of its connector: its own caps and priority, the slots it holds and its requests waiting.
+    /// </summary>
+    public SessionStats Stats => Connector.StatsOf(Member);
 
     /// <summary>The session's cookies (used when <see cref="ClientSessionOptions.UseCookies"/> is on).</summary>
     public CookieJar Cookies { get; }
@@ -101,6 +186,9 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     public Uri? BaseAddress => Volatile.Read(ref _pipeline).Options.BaseAddress;
 
     internal SessionTelemetry Telemetry { get; }
+
+    /// <summary>The session on its connector: what admission takes the session's slots through.</summary>
+    internal ConnectorMember Member { get; }
 
     internal TimeProvider Time => _time;
 
@@ -226,10 +314,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     private async Task CloseCoreAsync(CancellationToken cancellationToken)
     {
-        Connector.Close();
+        // Only this session's waiters fail: on a shared connector, the other sessions keep working.
+        Connector.CloseMember(Member);
         if (!cancellationToken.IsCancellationRequested)
         {
-            var idle = Connector.WhenIdleAsync();
+            var idle = Connector.WhenIdleAsync(Member);
             try
             {
                 await idle.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -251,6 +340,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             _totals.Stop();
         }
 
+        if (Connector.IsOwned)
+        {
+            // Its own connector goes with it: every connection closes. A shared one is closed by whoever created it.
+            await Connector.CloseCoreAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+        }
+
         _graceEnd?.Dispose();
         Telemetry.Metrics.Unregister(this);
         Log.Closed(_logger, Name);
@@ -266,10 +361,11 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Applies new settings to the requests that start from now on; requests in flight keep the settings they began
-    /// with. New limits apply to the queue at once, to the requests already waiting too. A change of the transport's
-    /// settings (keep-alive, TLS, decompression, <see cref="ClientTimeout.SockConnect"/>, ...) builds a new connection
-    /// pool; the old one is disposed once the requests using it are released. The host integration calls this when
-    /// the configuration reloads.
+    /// with. New limits apply to the queue at once, to the requests already waiting too. For a session that owns its
+    /// connector, a change of a connection setting (keep-alive, TLS, <see cref="ClientTimeout.SockConnect"/>, ...) or of
+    /// a limit builds a new connection pool; the old one is disposed once the requests using it are released. A session
+    /// on a shared connector cannot leave it, nor set a connection setting. The host integration calls this when the
+    /// configuration reloads.
     /// </summary>
     /// <param name="options">The new settings; the session takes a copy.</param>
     /// <exception cref="ArgumentException">A setting is invalid; the message names each bad one, and nothing changes.</exception>
@@ -277,14 +373,21 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     public void Reconfigure(ClientSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var snapshot = Checked(options, Name);
-        var transport = snapshot.ToTransportSettings();
+        var snapshot = Checked(options, Name, Connector.IsOwned ? null : Connector);
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (Connector.IsOwned)
+        {
+            // A new transport, if one is needed, is built outside the session's gate, which requests take.
+            Connector.Apply(snapshot.ToConnectorOptions());
+        }
+
+        Connector.SetCaps(Member, snapshot.ToCaps(!Connector.IsOwned));
+        var decodeUpTo = snapshot.DecodeUpTo;
         while (true)
         {
-            // A new pipeline (a handler, the user's middleware factories) is built outside the gate, which requests
-            // take; only the swap happens under it.
+            // A new pipeline (the user's middleware factories) is built outside the gate; only the swap happens under it.
             var current = Volatile.Read(ref _pipeline);
-            var built = transport == current.Transport ? null : BuildGeneration(transport);
+            var built = decodeUpTo == current.Options.DecodeUpTo ? null : BuildGeneration(decodeUpTo);
             PipelineGeneration? retired = null;
             lock (_gate)
             {
@@ -297,7 +400,6 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                     continue;
                 }
 
-                Connector.SetLimits(snapshot.Limit, snapshot.LimitPerHost, snapshot.QueueLimit);
                 Cookies.UnsafeCookies = snapshot.UnsafeCookies;
                 if (built is null)
                 {
@@ -305,14 +407,14 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
                 }
                 else
                 {
-                    Volatile.Write(ref _pipeline, new Pipeline(snapshot, transport, built));
+                    Volatile.Write(ref _pipeline, new Pipeline(snapshot, built));
                     _retired.RemoveAll(static g => g.IsDisposed);
                     _retired.Add(current.Generation);
                     retired = current.Generation;
                 }
             }
 
-            // Disposing a handler closes its idle connections: outside the gate too.
+            // Disposing middlewares may do anything: outside the gate too.
             retired?.Retire();
             return;
         }
@@ -331,13 +433,12 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         }
     }
 
-    private PipelineGeneration BuildGeneration(TransportSettings settings)
+    private PipelineGeneration BuildGeneration(long? decodeUpTo)
     {
-        var transport = Transport.Create(settings, Connector, _time, Telemetry);
-        var admission = new Admission(Connector, new HttpMessageInvoker(transport, disposeHandler: false), settings.DecodeUpTo, Telemetry, _time);
+        var admission = new Admission(Member, decodeUpTo, Telemetry, _time);
         if (_middlewares.Length == 0)
         {
-            return new PipelineGeneration(admission, transport, middlewares: null);
+            return new PipelineGeneration(admission, middlewares: null);
         }
 
         HttpMessageHandler handler = new AdmissionHandler(admission);
@@ -348,13 +449,29 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
             handler = middleware;
         }
 
-        return new PipelineGeneration(admission, transport, new HttpMessageInvoker(handler, disposeHandler: true));
+        return new PipelineGeneration(admission, new HttpMessageInvoker(handler, disposeHandler: true));
     }
 
-    private static ClientSessionOptions Checked(ClientSessionOptions options, string name)
+    /// <summary>
+    /// A copy of <paramref name="options"/> once every setting checks out, for a session that owns its connector or is
+    /// on <paramref name="shared"/>: then a connection setting is an error, and so is the name of another connector.
+    /// </summary>
+    private static ClientSessionOptions Checked(ClientSessionOptions options, string name, Connector? shared)
     {
         var snapshot = options.Clone();
-        var errors = snapshot.Validate();
+        var errors = snapshot.Validate(shared?.Name);
+        if (snapshot.Connector is { } named && !string.IsNullOrWhiteSpace(named))
+        {
+            if (shared is null)
+            {
+                errors.Add($"Connector names '{named}', but the session owns its connector: give the shared connector to the constructor (new ClientSession(name, connector, options)), or register it with AddClientConnector.");
+            }
+            else if (!string.Equals(named, shared.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"Connector names '{named}', but the session is on connector '{shared.Name}'.");
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ArgumentException($"Invalid options for session '{name}': {string.Join(" ", errors)}", nameof(options));
@@ -364,5 +481,5 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The settings new requests start with, and the pipeline built from them.</summary>
-    private sealed record Pipeline(ClientSessionOptions Options, TransportSettings Transport, PipelineGeneration Generation);
+    private sealed record Pipeline(ClientSessionOptions Options, PipelineGeneration Generation);
 }

@@ -9,20 +9,94 @@ namespace AsyncHttp;
 /// </summary>
 public sealed class ClientSessionOptions
 {
-    /// <summary>The most requests in flight at once across all hosts; 0 means no limit.</summary>
-    /// <value>100.</value>
-    public int Limit { get; set; } = ClientSessionDefaults.Limit;
+    // The connection settings given a value (and Limit): a session on a shared connector must not set the former, and
+    // its Limit caps it inside the pool only when set. MemberwiseClone copies it with the values.
+    private Assigned _assigned;
+    private int _limit = ClientSessionDefaults.Limit;
+    private TimeSpan _keepAliveTimeout = ClientSessionDefaults.KeepAliveTimeout;
+    private bool _forceClose;
+    private TimeSpan _dnsCacheTtl = ClientSessionDefaults.DnsCacheTtl;
+    private int _maxResponseHeadersLength = ClientSessionDefaults.MaxResponseHeadersLength;
+    private bool _dangerousAcceptAnyServerCertificate;
+    private RemoteCertificateValidationCallback? _serverCertificateValidationCallback;
+    private Func<ClientTransportContext, HttpMessageHandler>? _transportFactory;
 
-    /// <summary>The most requests in flight at once to one host (scheme, host and port); 0 means no limit.</summary>
+    [Flags]
+    private enum Assigned
+    {
+        None = 0,
+        Limit = 1 << 0,
+        KeepAliveTimeout = 1 << 1,
+        ForceClose = 1 << 2,
+        DnsCacheTtl = 1 << 3,
+        MaxResponseHeadersLength = 1 << 4,
+        DangerousAcceptAnyServerCertificate = 1 << 5,
+        ServerCertificateValidationCallback = 1 << 6,
+        TransportFactory = 1 << 7,
+    }
+
+    /// <summary>The settings that shape a connection, with their configuration keys: on a shared connector, the connector's.</summary>
+    private static readonly (Assigned Setting, string Key)[] ConnectionSettings =
+    [
+        (Assigned.KeepAliveTimeout, nameof(KeepAliveTimeout)),
+        (Assigned.ForceClose, nameof(ForceClose)),
+        (Assigned.DnsCacheTtl, nameof(DnsCacheTtl)),
+        (Assigned.MaxResponseHeadersLength, nameof(MaxResponseHeadersLength)),
+        (Assigned.DangerousAcceptAnyServerCertificate, nameof(DangerousAcceptAnyServerCertificate)),
+        (Assigned.ServerCertificateValidationCallback, nameof(ServerCertificateValidationCallback)),
+        (Assigned.TransportFactory, nameof(TransportFactory)),
+    ];
+
+    /// <summary>
+    /// The most requests in flight at once across all hosts; 0 means no limit. On a shared <see cref="Connector"/>, the
+    /// session's own cap inside the pool (the connector's <see cref="ConnectorOptions.Limit"/> caps the sum); left
+    /// unset there, the session has no cap of its own.
+    /// </summary>
+    /// <value>100 (on a shared connector: none of its own unless set).</value>
+    public int Limit
+    {
+        get => _limit;
+        set => Assign(ref _limit, value, Assigned.Limit);
+    }
+
+    /// <summary>
+    /// The most requests in flight at once to one host (scheme, host and port); 0 means no limit. On a shared
+    /// <see cref="Connector"/>, the session's own cap per host inside the pool.
+    /// </summary>
     /// <value>0 (none).</value>
     public int LimitPerHost { get; set; } = ClientSessionDefaults.LimitPerHost;
 
     /// <summary>
     /// The most requests that may wait in the queue; a request beyond it fails at once with
-    /// <see cref="QueueFullException"/>. 0 means unbounded.
+    /// <see cref="QueueFullException"/>. 0 means unbounded. On a shared <see cref="Connector"/>, the most of this
+    /// session's requests that may wait (the connector's <see cref="ConnectorOptions.QueueLimit"/> bounds the sum).
     /// </summary>
     /// <value>0 (unbounded).</value>
     public int QueueLimit { get; set; } = ClientSessionDefaults.QueueLimit;
+
+    /// <summary>
+    /// The name of the shared <see cref="Connector"/> the session draws its connections from; none for a session that
+    /// owns its connector. With the host integration, a connector registered with <c>AddClientConnector</c> or under
+    /// <c>AsyncHttp:Connectors</c> (names are case-insensitive). In code, the connector given to the
+    /// <see cref="ClientSession"/> constructor, whose name this must then be, if it is set.
+    /// </summary>
+    /// <remarks>
+    /// A session on a shared connector keeps its own headers, base address, cookies, timeouts, middlewares and
+    /// <see cref="Limit"/>, <see cref="LimitPerHost"/> and <see cref="QueueLimit"/> as caps inside the pool; the
+    /// settings that shape a connection (<see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
+    /// <see cref="DnsCacheTtl"/>, <see cref="MaxResponseHeadersLength"/>, the certificate settings and
+    /// <see cref="TransportFactory"/>) are the connector's, and setting one on the session is an error.
+    /// </remarks>
+    /// <value>None: the session owns its connector, configured by the settings here.</value>
+    public string? Connector { get; set; }
+
+    /// <summary>
+    /// The session's priority on a shared <see cref="Connector"/>: a freed slot goes to the oldest waiter that can use
+    /// it among the sessions of the highest priority that have one. Higher first; there is no preemption. No effect on
+    /// a connector the session owns.
+    /// </summary>
+    /// <value>0.</value>
+    public int Priority { get; set; }
 
     /// <summary>
     /// The absolute http or https URL that relative request URLs are resolved against (RFC 3986). When it has a path,
@@ -41,15 +115,27 @@ public sealed class ClientSessionOptions
 
     /// <summary>How long an idle connection is kept for reuse.</summary>
     /// <value>15 seconds.</value>
-    public TimeSpan KeepAliveTimeout { get; set; } = ClientSessionDefaults.KeepAliveTimeout;
+    public TimeSpan KeepAliveTimeout
+    {
+        get => _keepAliveTimeout;
+        set => Assign(ref _keepAliveTimeout, value, Assigned.KeepAliveTimeout);
+    }
 
     /// <summary>Close each connection after its response instead of keeping it for reuse.</summary>
     /// <value><see langword="false"/>.</value>
-    public bool ForceClose { get; set; }
+    public bool ForceClose
+    {
+        get => _forceClose;
+        set => Assign(ref _forceClose, value, Assigned.ForceClose);
+    }
 
     /// <summary>How long a resolved host name is reused for new connections; zero turns the cache off.</summary>
     /// <value>10 seconds.</value>
-    public TimeSpan DnsCacheTtl { get; set; } = ClientSessionDefaults.DnsCacheTtl;
+    public TimeSpan DnsCacheTtl
+    {
+        get => _dnsCacheTtl;
+        set => Assign(ref _dnsCacheTtl, value, Assigned.DnsCacheTtl);
+    }
 
     /// <summary>
     /// Throw <see cref="ResponseStatusException"/> for every response with status 400 or above (aiohttp's
@@ -64,7 +150,11 @@ public sealed class ClientSessionOptions
 
     /// <summary>The most response header bytes accepted, in KiB (as <see cref="SocketsHttpHandler.MaxResponseHeadersLength"/>).</summary>
     /// <value>64 KiB.</value>
-    public int MaxResponseHeadersLength { get; set; } = ClientSessionDefaults.MaxResponseHeadersLength;
+    public int MaxResponseHeadersLength
+    {
+        get => _maxResponseHeadersLength;
+        set => Assign(ref _maxResponseHeadersLength, value, Assigned.MaxResponseHeadersLength);
+    }
 
     /// <summary>
     /// The most body bytes <see cref="ClientResponse.ReadAsBytesAsync"/>, <see cref="ClientResponse.ReadAsStringAsync"/>
@@ -106,11 +196,19 @@ public sealed class ClientSessionOptions
     /// protection TLS gives.
     /// </summary>
     /// <value><see langword="false"/>: certificates are validated.</value>
-    public bool DangerousAcceptAnyServerCertificate { get; set; }
+    public bool DangerousAcceptAnyServerCertificate
+    {
+        get => _dangerousAcceptAnyServerCertificate;
+        set => Assign(ref _dangerousAcceptAnyServerCertificate, value, Assigned.DangerousAcceptAnyServerCertificate);
+    }
 
     /// <summary>A custom server certificate validation, instead of the platform's (code only; not bound from configuration).</summary>
     /// <value>None: the platform validates.</value>
-    public RemoteCertificateValidationCallback? ServerCertificateValidationCallback { get; set; }
+    public RemoteCertificateValidationCallback? ServerCertificateValidationCallback
+    {
+        get => _serverCertificateValidationCallback;
+        set => Assign(ref _serverCertificateValidationCallback, value, Assigned.ServerCertificateValidationCallback);
+    }
 
     /// <summary>
     /// Replaces the session's socket layer, the <see cref="SocketsHttpHandler"/> that sends each admitted request over
@@ -133,12 +231,18 @@ public sealed class ClientSessionOptions
     /// every request is traced as reusing a connection.
     /// </para>
     /// <para>
-    /// The session calls the factory whenever it builds its pipeline (when it is created, and after a reload that
-    /// changes a transport setting), and disposes the handler with the pipeline: return a new handler each time.
+    /// The session's connector calls the factory whenever it builds its transport (when it is created, and after a
+    /// reload that changes a connection setting or a limit), and disposes the handler once the last slot using it is
+    /// released: return a new handler each time. On a shared connector this is the connector's
+    /// <see cref="ConnectorOptions.TransportFactory"/>, never the session's.
     /// </para>
     /// </remarks>
     /// <value>None: the session's own <see cref="SocketsHttpHandler"/>.</value>
-    public Func<ClientTransportContext, HttpMessageHandler>? TransportFactory { get; set; }
+    public Func<ClientTransportContext, HttpMessageHandler>? TransportFactory
+    {
+        get => _transportFactory;
+        set => Assign(ref _transportFactory, value, Assigned.TransportFactory);
+    }
 
     /// <summary>Returns a deep copy of these options.</summary>
     public ClientSessionOptions Clone()
@@ -154,22 +258,30 @@ public sealed class ClientSessionOptions
     /// Checks every setting and returns one message per bad one, each starting with the configuration key it concerns
     /// (<c>Limit</c>, <c>Timeout:Total</c>, ...). Empty when all are valid.
     /// </summary>
-    public IReadOnlyList<string> Validate()
+    public IReadOnlyList<string> Validate() => Validate(string.IsNullOrWhiteSpace(Connector) ? null : Connector);
+
+    /// <summary>
+    /// <see cref="Validate()"/> for a session on the shared connector <paramref name="sharedConnector"/> (none for a
+    /// session that owns its connector): then setting a connection setting is an error too.
+    /// </summary>
+    internal List<string> Validate(string? sharedConnector)
     {
         List<string> errors = [];
-        if (Limit < 0)
+        ConnectorOptions.ValidateLimits(errors, Limit, LimitPerHost, QueueLimit);
+        if (Connector is { } connector && string.IsNullOrWhiteSpace(connector))
         {
-            errors.Add($"Limit must be 0 (no limit) or more; it is {Limit}.");
+            errors.Add("Connector must be the name of a shared connector, or null for a session that owns its connector; it is empty.");
         }
 
-        if (LimitPerHost < 0)
+        if (sharedConnector is not null)
         {
-            errors.Add($"LimitPerHost must be 0 (no limit) or more; it is {LimitPerHost}.");
-        }
-
-        if (QueueLimit < 0)
-        {
-            errors.Add($"QueueLimit must be 0 (unbounded) or more; it is {QueueLimit}.");
+            foreach (var (setting, key) in ConnectionSettings)
+            {
+                if ((_assigned & setting) != 0)
+                {
+                    errors.Add($"{key} shapes connections, which the session shares through connector '{sharedConnector}': set it on the connector, not on the session.");
+                }
+            }
         }
 
         if (BaseAddress is { } baseAddress)
@@ -212,21 +324,7 @@ public sealed class ClientSessionOptions
             errors.AddRange(Timeout.Validate("Timeout:"));
         }
 
-        if (KeepAliveTimeout < TimeSpan.Zero)
-        {
-            errors.Add($"KeepAliveTimeout must not be negative; it is {KeepAliveTimeout}.");
-        }
-
-        if (DnsCacheTtl < TimeSpan.Zero)
-        {
-            errors.Add($"DnsCacheTtl must not be negative; it is {DnsCacheTtl}.");
-        }
-
-        if (MaxResponseHeadersLength <= 0)
-        {
-            errors.Add($"MaxResponseHeadersLength must be positive (KiB); it is {MaxResponseHeadersLength}.");
-        }
-
+        ConnectorOptions.ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength);
         if (MaxResponseContentBufferSize <= 0)
         {
             errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");
@@ -250,6 +348,22 @@ public sealed class ClientSessionOptions
         return errors;
     }
 
-    /// <summary>The settings the transport and admission are built from: a change in them needs a new pipeline.</summary>
-    internal TransportSettings ToTransportSettings() => TransportSettings.From(this);
+    /// <summary>Decode compressed bodies up to this size; null leaves them encoded. A change builds a new pipeline.</summary>
+    internal long? DecodeUpTo => AutoDecompress ? MaxDecompressedContentSize : null;
+
+    /// <summary>The settings a connector the session owns is built from: its limits and connection settings.</summary>
+    internal ConnectorOptions ToConnectorOptions() => ConnectorOptions.From(this);
+
+    /// <summary>
+    /// The session's own caps inside its connector's pool. A session that owns its connector has the connector's limits;
+    /// one on a shared connector has no total cap of its own unless it set <see cref="Limit"/>.
+    /// </summary>
+    internal SessionCaps ToCaps(bool shared)
+        => new(shared && (_assigned & Assigned.Limit) == 0 ? 0 : Limit, LimitPerHost, QueueLimit, Priority);
+
+    private void Assign<T>(ref T field, T value, Assigned setting)
+    {
+        field = value;
+        _assigned |= setting;
+    }
 }

@@ -23,6 +23,8 @@ public class AdmissionBenchmarks
     private readonly CancellationTokenSource _cts = new();
     private Connector _free = null!;
     private Connector _full = null!;
+    private ConnectorMember _onFree = null!;
+    private ConnectorMember _onFull = null!;
     private Connector.SlotLease _held = null!;
 
     [GlobalSetup]
@@ -30,7 +32,9 @@ public class AdmissionBenchmarks
     {
         _free = new Connector("bench", limit: 100, limitPerHost: 0, queueLimit: 0);
         _full = new Connector("bench", limit: 1, limitPerHost: 0, queueLimit: 0);
-        _held = _full.AcquireAsync(_key, CancellationToken.None).Result;
+        _onFree = _free.Join("bench", new SessionCaps(100, 0, 0, 0));
+        _onFull = _full.Join("bench", new SessionCaps(1, 0, 0, 0));
+        _held = _full.AcquireAsync(_onFull, _key, CancellationToken.None).Result;
     }
 
     [GlobalCleanup]
@@ -39,7 +43,7 @@ public class AdmissionBenchmarks
     [Benchmark]
     public object Uncontended()
     {
-        var lease = _free.AcquireAsync(_key, CancellationToken.None).Result;
+        var lease = _free.AcquireAsync(_onFree, _key, CancellationToken.None).Result;
         lease.Release();
         return lease;
     }
@@ -47,7 +51,7 @@ public class AdmissionBenchmarks
     [Benchmark]
     public object UncontendedWithToken()
     {
-        var lease = _free.AcquireAsync(_key, _cts.Token).Result;
+        var lease = _free.AcquireAsync(_onFree, _key, _cts.Token).Result;
         lease.Release();
         return lease;
     }
@@ -63,7 +67,7 @@ public class AdmissionBenchmarks
         // The limit is 1 and held: every acquire below queues.
         for (var i = 0; i < Waiters; i++)
         {
-            _pending[i] = _full.AcquireAsync(_key, cancellationToken);
+            _pending[i] = _full.AcquireAsync(_onFull, _key, cancellationToken);
         }
 
         // Each release hands the slot to the oldest waiter, which then holds it until the next release.

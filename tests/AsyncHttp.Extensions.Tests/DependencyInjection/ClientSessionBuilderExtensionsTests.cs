@@ -8,7 +8,7 @@ namespace AsyncHttp.Extensions.Tests.DependencyInjection;
 public sealed class ClientSessionBuilderExtensionsTests
 {
     [Fact]
-    public async Task AddMiddleware_TwoMiddlewares_WrapEveryRequestFirstOutermostAndAreRebuiltOnReload()
+    public async Task AddMiddleware_TwoMiddlewares_WrapEveryRequestFirstOutermostAndAreRebuiltWhenDecodingChanges()
     {
         await using var upstream = await Upstream.StartAsync();
         var builder = TestHosts.CreateBuilder(new LogCapture());
@@ -26,14 +26,21 @@ public sealed class ClientSessionBuilderExtensionsTests
         Assert.Equal("outer, counted", await GetStringAsync(session, "echo/X-Order"));
         Assert.Equal(1, counter.Created);
 
-        // A new transport setting builds a new pipeline, with new middleware instances (a new limit does not need one).
+        // A new connection setting builds a new transport in the connector, below the middlewares: they stay.
         var configuration = (IConfigurationRoot)host.Services.GetRequiredService<IConfiguration>();
         configuration["Bulk:KeepAliveTimeout"] = "00:00:07";
         configuration.Reload();
 
         Assert.Equal("outer, counted", await GetStringAsync(session, "echo/X-Order"));
+        Assert.Equal(1, counter.Created);
+
+        // A new decoding setting builds a new pipeline, with new middleware instances (a new limit does not need one).
+        configuration["Bulk:AutoDecompress"] = "false";
+        configuration.Reload();
+
+        Assert.Equal("outer, counted", await GetStringAsync(session, "echo/X-Order"));
         Assert.Equal(2, counter.Created);
-        Assert.Equal(2, counter.Requests);
+        Assert.Equal(3, counter.Requests);
         await host.StopAsync();
     }
 

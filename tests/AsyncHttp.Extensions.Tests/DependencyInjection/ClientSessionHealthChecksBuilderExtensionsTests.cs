@@ -77,6 +77,42 @@ public sealed class ClientSessionHealthChecksBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task Health_SessionsOnASharedConnector_AreJudgedByTheirOwnShare()
+    {
+        await using var upstream = await Upstream.StartAsync();
+        await using var app = await StartAppAsync(builder =>
+        {
+            builder.Services.AddClientConnector("upstream", o => o.Limit = 2);
+            builder.Services.AddClientSession("bulk", o => (o.Connector, o.BaseAddress, o.Limit, o.QueueLimit) = ("upstream", upstream.BaseAddress, 1, 4));
+            builder.Services.AddClientSession("priority", o => (o.Connector, o.BaseAddress, o.Priority) = ("upstream", upstream.BaseAddress, 10));
+            builder.Services.AddHealthChecks().AddClientSessionHealthChecks();
+            builder.Services.Configure<ClientSessionHealthCheckOptions>("bulk", o => o.DegradedQueueRatio = 0.5);
+            builder.Services.Configure<ClientSessionHealthCheckOptions>("priority", o => o.DegradedQueueRatio = 0.5);
+        });
+        var registry = app.Services.GetRequiredService<SessionRegistry>();
+        var (bulk, priority) = (registry.GetSession("bulk"), registry.GetSession("priority"));
+        var requests = new[] { bulk.GetAsync("hold/a"), bulk.GetAsync("hold/b"), bulk.GetAsync("hold/c"), priority.GetAsync("hold/d") };
+        await Task.WhenAll(upstream.Hold("a").Arrived.Task, upstream.Hold("d").Arrived.Task).WaitAsync(Upstream.Patience);
+
+        // bulk's own queue (2 of its 4) is degraded; priority, in use and never waiting, is healthy beside it.
+        var health = await GetHealthAsync(app);
+        Assert.Equal(("Degraded", "Healthy"), (health.Status("bulk"), health.Status("priority")));
+        Assert.Equal((1, 2, 4), (health.Data("bulk", "inUse"), health.Data("bulk", "waiting"), health.Data("bulk", "queueLimit")));
+        Assert.Equal((1, 0), (health.Data("priority", "inUse"), health.Data("priority", "waiting")));
+
+        foreach (var id in new[] { "a", "b", "c", "d" })
+        {
+            upstream.Hold(id).Release.TrySetResult();
+        }
+
+        foreach (var request in requests)
+        {
+            await using var response = await request;
+            await response.ReadAsStringAsync();
+        }
+    }
+
+    [Fact]
     public async Task Health_OldestWaiterReachesTheWaitThreshold_IsDegraded_EvenWithAnUnboundedQueue()
     {
         await using var upstream = await Upstream.StartAsync();

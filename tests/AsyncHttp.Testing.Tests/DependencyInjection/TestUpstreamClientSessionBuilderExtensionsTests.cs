@@ -38,6 +38,46 @@ public sealed class TestUpstreamClientSessionBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task UseTestUpstream_RegisteredConnector_ServesTheSessionsOnItWhichCannotSetTheirOwn()
+    {
+        var upstream = new TestUpstream();
+        upstream.Map(HttpMethod.Get, "/items").Respond(TestResponse.Text("items"));
+        var builder = CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AsyncHttp:Connectors:upstream:Limit"] = "2",
+            ["AsyncHttp:Sessions:catalog:Connector"] = "upstream",
+            ["AsyncHttp:Sessions:catalog:BaseAddress"] = "http://catalog.test/",
+            ["AsyncHttp:Sessions:search:Connector"] = "upstream",
+            ["AsyncHttp:Sessions:search:BaseAddress"] = "http://search.test/",
+        });
+        builder.Services.AddClientConnectors(builder.Configuration.GetSection("AsyncHttp:Connectors"));
+        builder.Services.AddClientSessions(builder.Configuration.GetSection("AsyncHttp:Sessions"));
+        builder.Services.AddClientConnector("upstream").UseTestUpstream(upstream);
+        using var host = builder.Build();
+        await host.StartAsync();
+        var registry = host.Services.GetRequiredService<ISessionRegistry>();
+
+        foreach (var name in new[] { "catalog", "search" })
+        {
+            await using var response = await registry.GetSession(name).GetAsync("items");
+            Assert.Equal("items", await response.ReadAsStringAsync());
+        }
+
+        Assert.Equal(["catalog", "search"], upstream.Requests.Select(r => r.SessionName));
+        Assert.Equal(2, registry.GetSession("search").Connector.Stats.Limit);
+        await host.StopAsync();
+
+        // On the session instead, the fake is a connection setting of a shared connector: the host does not start.
+        var wrong = CreateBuilder();
+        wrong.Services.AddClientConnector("upstream");
+        wrong.Services.AddClientSession("catalog", o => o.Connector = "upstream").UseTestUpstream(upstream);
+        using var refused = wrong.Build();
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => refused.StartAsync());
+        Assert.Contains("Session 'catalog': TransportFactory shapes connections", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UseTestUpstream_AfterTheAppsConfiguration_KeepsTheAppsSettings()
     {
         var upstream = new TestUpstream();

@@ -13,10 +13,11 @@ public sealed class ConnectorTests
     public async Task AcquireAsync_Uncontended_CompletesSynchronously()
     {
         var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
 
-        var first = connector.AcquireAsync(A, CancellationToken.None);
-        var second = connector.AcquireAsync(A, CancellationToken.None);
-        var third = connector.AcquireAsync(A, CancellationToken.None);
+        var first = connector.AcquireAsync(session, A, CancellationToken.None);
+        var second = connector.AcquireAsync(session, A, CancellationToken.None);
+        var third = connector.AcquireAsync(session, A, CancellationToken.None);
 
         Assert.True(first.IsCompletedSuccessfully);
         Assert.True(second.IsCompletedSuccessfully);
@@ -35,8 +36,9 @@ public sealed class ConnectorTests
     public async Task Release_WithWaiters_GrantsInArrivalOrder()
     {
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
-        var waiters = Enumerable.Range(0, 5).Select(i => connector.AcquireAsync(i % 2 == 0 ? A : B, CancellationToken.None)).ToList();
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var waiters = Enumerable.Range(0, 5).Select(i => connector.AcquireAsync(session, i % 2 == 0 ? A : B, CancellationToken.None)).ToList();
 
         var order = new List<int>();
         held.Release();
@@ -57,11 +59,12 @@ public sealed class ConnectorTests
     public async Task AcquireAsync_WhileAnEligibleWaiterHoldsTheFreedSlot_DoesNotBarge()
     {
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
-        var waiter = connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var waiter = connector.AcquireAsync(session, A, CancellationToken.None);
 
         held.Release();
-        var newcomer = connector.AcquireAsync(A, CancellationToken.None);
+        var newcomer = connector.AcquireAsync(session, A, CancellationToken.None);
 
         Assert.True(waiter.IsCompleted, "the slot went to the waiter at the moment it was freed");
         Assert.False(newcomer.IsCompleted, "a new request must not overtake the waiter");
@@ -74,9 +77,10 @@ public sealed class ConnectorTests
     public async Task Release_WaiterBlockedOnlyByItsHostLimit_DoesNotBlockOtherHosts()
     {
         var connector = new Connector("s", limit: 3, limitPerHost: 1, queueLimit: 0);
-        var a1 = await connector.AcquireAsync(A, CancellationToken.None);
-        var a2 = connector.AcquireAsync(A, CancellationToken.None); // held back by A's per-host limit
-        var b1 = connector.AcquireAsync(B, CancellationToken.None); // must not queue behind a2
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var a1 = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var a2 = connector.AcquireAsync(session, A, CancellationToken.None); // held back by A's per-host limit
+        var b1 = connector.AcquireAsync(session, B, CancellationToken.None); // must not queue behind a2
 
         Assert.False(a2.IsCompleted);
         Assert.True(b1.IsCompletedSuccessfully);
@@ -94,10 +98,11 @@ public sealed class ConnectorTests
     public async Task Release_TotalLimitFreed_GoesToOldestWaiterWhoseHostHasRoom()
     {
         var connector = new Connector("s", limit: 2, limitPerHost: 1, queueLimit: 0);
-        var a1 = await connector.AcquireAsync(A, CancellationToken.None);
-        var b1 = await connector.AcquireAsync(B, CancellationToken.None);
-        var a2 = connector.AcquireAsync(A, CancellationToken.None); // oldest, but A is at its host limit while a1 runs
-        var b2 = connector.AcquireAsync(B, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var a1 = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var b1 = await connector.AcquireAsync(session, B, CancellationToken.None);
+        var a2 = connector.AcquireAsync(session, A, CancellationToken.None); // oldest, but A is at its host limit while a1 runs
+        var b2 = connector.AcquireAsync(session, B, CancellationToken.None);
 
         b1.Release();
 
@@ -114,10 +119,11 @@ public sealed class ConnectorTests
     public async Task AcquireAsync_CancelledWhileQueued_LeavesTheQueueAndConsumesNothing()
     {
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
         using var cts = new CancellationTokenSource();
-        var cancelled = connector.AcquireAsync(A, cts.Token).AsTask();
-        var next = connector.AcquireAsync(A, CancellationToken.None);
+        var cancelled = connector.AcquireAsync(session, A, cts.Token).AsTask();
+        var next = connector.AcquireAsync(session, A, CancellationToken.None);
 
         await cts.CancelAsync();
 
@@ -133,9 +139,10 @@ public sealed class ConnectorTests
     public async Task AcquireAsync_CancelledAfterBeingGranted_KeepsTheSlotForItsOwnerToRelease()
     {
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
         using var cts = new CancellationTokenSource();
-        var waiter = connector.AcquireAsync(A, cts.Token);
+        var waiter = connector.AcquireAsync(session, A, cts.Token);
 
         held.Release();
         await cts.CancelAsync();
@@ -151,11 +158,12 @@ public sealed class ConnectorTests
     public async Task AcquireAsync_BeyondQueueLimit_FailsAtOnceWithQueueFull()
     {
         var connector = new Connector("bulk", limit: 1, limitPerHost: 0, queueLimit: 2);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
-        var w1 = connector.AcquireAsync(A, CancellationToken.None);
-        var w2 = connector.AcquireAsync(B, CancellationToken.None);
+        var session = connector.Join("bulk", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var w1 = connector.AcquireAsync(session, A, CancellationToken.None);
+        var w2 = connector.AcquireAsync(session, B, CancellationToken.None);
 
-        var error = Assert.Throws<QueueFullException>(() => connector.AcquireAsync(A, CancellationToken.None));
+        var error = Assert.Throws<QueueFullException>(() => connector.AcquireAsync(session, A, CancellationToken.None));
 
         Assert.Equal("bulk", error.SessionName);
         Assert.Equal(2, connector.Stats.Waiting);
@@ -169,14 +177,15 @@ public sealed class ConnectorTests
     public async Task SetLimits_Raised_AdmitsWaitersAtOnce_AndLoweredLetsInFlightFinish()
     {
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
-        var first = await connector.AcquireAsync(A, CancellationToken.None);
-        var waiters = Enumerable.Range(0, 3).Select(_ => connector.AcquireAsync(A, CancellationToken.None)).ToList();
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var first = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var waiters = Enumerable.Range(0, 3).Select(_ => connector.AcquireAsync(session, A, CancellationToken.None)).ToList();
 
-        connector.SetLimits(3, 0, 0);
+        connector.Reconfigure(new ConnectorOptions { Limit = 3, LimitPerHost = 0, QueueLimit = 0 });
         Assert.Equal(2, waiters.Count(w => w.IsCompleted));
         Assert.Equal((3, 1), (connector.Stats.InUse, connector.Stats.Waiting));
 
-        connector.SetLimits(1, 0, 0);
+        connector.Reconfigure(new ConnectorOptions { Limit = 1, LimitPerHost = 0, QueueLimit = 0 });
         first.Release();
         (await waiters[0]).Release();
         Assert.False(waiters[2].IsCompleted, "two in flight with a limit of one: no new admission");
@@ -190,14 +199,15 @@ public sealed class ConnectorTests
     public async Task Close_FailsQueuedWaitersNamingTheSession_AndRejectsNewRequests()
     {
         var connector = new Connector("crawler", limit: 1, limitPerHost: 0, queueLimit: 0);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
-        var queued = connector.AcquireAsync(A, CancellationToken.None).AsTask();
+        var session = connector.Join("crawler", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var queued = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
 
-        connector.Close();
+        connector.CloseMember(session);
 
         var error = await Assert.ThrowsAsync<SessionClosedException>(() => queued);
         Assert.Contains("crawler", error.Message, StringComparison.Ordinal);
-        Assert.Throws<ObjectDisposedException>(() => connector.AcquireAsync(A, CancellationToken.None));
+        Assert.Throws<ObjectDisposedException>(() => connector.AcquireAsync(session, A, CancellationToken.None));
         var idle = connector.WhenIdleAsync();
         Assert.False(idle.IsCompleted);
         held.Release();
@@ -209,6 +219,7 @@ public sealed class ConnectorTests
     public async Task Release_ManyConcurrentAcquirersAndCancellations_NeverExceedsLimitOrLosesASlot()
     {
         var connector = new Connector("s", limit: 4, limitPerHost: 2, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
         var hosts = new[] { A, B, new HostKey("http", "c.test", 80) };
         var inUse = new int[hosts.Length];
         var total = 0;
@@ -221,7 +232,7 @@ public sealed class ConnectorTests
             var r = new Random(seeds[i]);
             var h = r.Next(hosts.Length);
             using var cts = new CancellationTokenSource();
-            var acquire = connector.AcquireAsync(hosts[h], cts.Token).AsTask();
+            var acquire = connector.AcquireAsync(session, hosts[h], cts.Token).AsTask();
             if (r.Next(4) == 0)
             {
                 await cts.CancelAsync();
@@ -259,9 +270,10 @@ public sealed class ConnectorTests
     {
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
         var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(30), Connect = TimeSpan.FromSeconds(5) };
-        var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time)).AsTask();
+        var queued = connector.AcquireAsync(session, A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time)).AsTask();
 
         time.Advance(TimeSpan.FromSeconds(4.9));
         Assert.False(queued.IsCompleted);
@@ -279,9 +291,10 @@ public sealed class ConnectorTests
     {
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
         var timeout = new ClientTimeout { Total = TimeSpan.FromSeconds(5) };
-        var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time));
+        var queued = connector.AcquireAsync(session, A, CancellationToken.None, Deadline.InQueue(timeout, time.GetTimestamp(), time));
 
         held.Release();
         var host = await queued;
@@ -297,14 +310,15 @@ public sealed class ConnectorTests
     {
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
         Deadline? Within(int seconds) => Deadline.InQueue(new ClientTimeout { Total = TimeSpan.FromSeconds(seconds) }, time.GetTimestamp(), time);
 
-        var long1 = connector.AcquireAsync(A, CancellationToken.None, Within(20)).AsTask();
-        var short1 = connector.AcquireAsync(B, CancellationToken.None, Within(5)).AsTask();
-        var none = connector.AcquireAsync(A, CancellationToken.None).AsTask();
+        var long1 = connector.AcquireAsync(session, A, CancellationToken.None, Within(20)).AsTask();
+        var short1 = connector.AcquireAsync(session, B, CancellationToken.None, Within(5)).AsTask();
+        var none = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
         time.Advance(TimeSpan.FromSeconds(1));
-        var short2 = connector.AcquireAsync(A, CancellationToken.None, Within(5)).AsTask();
+        var short2 = connector.AcquireAsync(session, A, CancellationToken.None, Within(5)).AsTask();
 
         time.Advance(TimeSpan.FromSeconds(4));
         await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => short1);
@@ -327,10 +341,11 @@ public sealed class ConnectorTests
     {
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
-        _ = await connector.AcquireAsync(A, CancellationToken.None);
-        var queued = connector.AcquireAsync(A, CancellationToken.None, Deadline.InQueue(new ClientTimeout { Total = TimeSpan.FromSeconds(5) }, time.GetTimestamp(), time)).AsTask();
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        _ = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var queued = connector.AcquireAsync(session, A, CancellationToken.None, Deadline.InQueue(new ClientTimeout { Total = TimeSpan.FromSeconds(5) }, time.GetTimestamp(), time)).AsTask();
 
-        connector.Close();
+        connector.CloseMember(session);
         time.Advance(TimeSpan.FromSeconds(10));
 
         await Assert.ThrowsAsync<SessionClosedException>(() => queued);
@@ -342,13 +357,14 @@ public sealed class ConnectorTests
     {
         var time = new FakeTimeProvider();
         var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0, time);
-        var held = await connector.AcquireAsync(A, CancellationToken.None);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
         Assert.Equal(TimeSpan.Zero, connector.Stats.OldestWait);
 
         using var cancel = new CancellationTokenSource();
-        var first = connector.AcquireAsync(B, cancel.Token).AsTask();
+        var first = connector.AcquireAsync(session, B, cancel.Token).AsTask();
         time.Advance(TimeSpan.FromSeconds(3));
-        var second = connector.AcquireAsync(A, CancellationToken.None);
+        var second = connector.AcquireAsync(session, A, CancellationToken.None);
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(TimeSpan.FromSeconds(5), connector.Stats.OldestWait);
 

@@ -22,6 +22,7 @@ public sealed class TestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _chunks = new();
     private readonly ConcurrentQueue<string> _arrivals = new();
+    private readonly ConcurrentDictionary<string, int[]> _tags = new();
     private readonly object _sync = new();
     private readonly List<(int Count, TaskCompletionSource Signal)> _arrivalWaiters = [];
     private readonly List<(int Count, TaskCompletionSource Signal)> _connectionWaiters = [];
@@ -45,6 +46,12 @@ public sealed class TestServer : IAsyncDisposable
     public int AcceptedConnections => Volatile.Read(ref _acceptedConnections);
 
     public IReadOnlyList<string> Arrivals => [.. _arrivals];
+
+    /// <summary>Requests of <c>/hold?tag=</c><paramref name="tag"/> held at the server now.</summary>
+    public int InFlightOf(string tag) => Volatile.Read(ref Tag(tag)[0]);
+
+    /// <summary>The most requests of <c>/hold?tag=</c><paramref name="tag"/> ever held at the server at once.</summary>
+    public int MaxInFlightOf(string tag) => Volatile.Read(ref Tag(tag)[1]);
 
     public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
 
@@ -113,8 +120,15 @@ public sealed class TestServer : IAsyncDisposable
         app.MapGet("/echo/{**rest}", (HttpRequest request) => request.Path + request.QueryString);
         app.MapGet("/headers", (HttpRequest request) =>
             string.Join('\n', request.Headers.Select(h => $"{h.Key}: {h.Value}")));
-        app.MapGet("/hold", async (HttpContext context, string id) =>
+        app.MapGet("/hold", async (HttpContext context, string id, string? tag) =>
         {
+            // Counted per tag (a session, a priority) before the arrival is announced, and uncounted before the answer.
+            var counts = tag is null ? null : Tag(tag);
+            if (counts is not null)
+            {
+                Max(ref counts[1], Interlocked.Increment(ref counts[0]));
+            }
+
             Arrive(id);
             try
             {
@@ -123,6 +137,10 @@ public sealed class TestServer : IAsyncDisposable
             finally
             {
                 Interlocked.Decrement(ref _inFlight);
+                if (counts is not null)
+                {
+                    Interlocked.Decrement(ref counts[0]);
+                }
             }
 
             return "done:" + id;
@@ -222,13 +240,19 @@ public sealed class TestServer : IAsyncDisposable
         });
     }
 
-    private void Arrive(string id)
+    private static void Max(ref int max, int now)
     {
-        var now = Interlocked.Increment(ref _inFlight);
-        int max;
-        while (now > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max)
+        int seen;
+        while (now > (seen = Volatile.Read(ref max)) && Interlocked.CompareExchange(ref max, now, seen) != seen)
         {
         }
+    }
+
+    private int[] Tag(string tag) => _tags.GetOrAdd(tag, static _ => new int[2]);
+
+    private void Arrive(string id)
+    {
+        Max(ref _maxInFlight, Interlocked.Increment(ref _inFlight));
 
         _arrivals.Enqueue(id);
         Gate("arrived:" + id).TrySetResult();

@@ -65,6 +65,71 @@ public sealed partial class ClientMetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Gauges_SessionsOnASharedConnector_EachReportTheirShare_TheConnectorItsConnections()
+    {
+        using var inFlight = Collect<long>("asynchttp.client.requests.in_flight");
+        using var depth = Collect<long>("asynchttp.client.queue.depth");
+        using var open = Collect<long>("asynchttp.client.connections.open");
+        await using var connector = new Connector("shared-gauges", new ConnectorOptions { Limit = 3 }, meterFactory: Meters);
+        await using var bulk = new ClientSession("gauges-bulk", connector, new ClientSessionOptions { Limit = 2 }, meterFactory: Meters);
+        await using var priority = new ClientSession("gauges-priority", connector, new ClientSessionOptions { Priority = 1 }, meterFactory: Meters);
+        var requests = Enumerable.Range(0, 4).Select(i => bulk.GetAsync(_server.Url($"hold?id=sg{i}"))).ToList();
+        requests.Add(priority.GetAsync(_server.Url("hold?id=sg4")));
+        await _server.WhenArrivals(3);
+
+        Assert.Equal((2, 2), (SessionTotal(inFlight, "gauges-bulk"), SessionTotal(depth, "gauges-bulk")));
+        Assert.Equal((1, 0), (SessionTotal(inFlight, "gauges-priority"), SessionTotal(depth, "gauges-priority")));
+        Assert.All(inFlight.GetMeasurementSnapshot(), m => Assert.Equal("shared-gauges", m.Tags["asynchttp.connector"]));
+
+        // Connections are the connector's, reported once, whichever session opened them.
+        open.RecordObservableInstruments();
+        var connections = open.GetMeasurementSnapshot().Where(m => (string?)m.Tags["asynchttp.connector"] == "shared-gauges").GroupBy(m => m.Timestamp).Last().ToList();
+        Assert.Equal(3, connections.Sum(m => m.Value));
+        Assert.All(connections, m => Assert.False(m.Tags.ContainsKey("asynchttp.session")));
+
+        for (var i = 0; i < 5; i++)
+        {
+            _server.Open($"sg{i}");
+        }
+
+        foreach (var request in requests)
+        {
+            (await request).Dispose();
+        }
+
+        Assert.Equal((0, 0), (SessionTotal(inFlight, "gauges-bulk"), SessionTotal(depth, "gauges-bulk")));
+    }
+
+    [Fact]
+    public async Task QueueDuration_OnASharedConnector_IsTaggedWithTheConnectorAndThePriority()
+    {
+        var time = new SignalingTimeProvider();
+        using var queueTime = Collect<double>("asynchttp.client.queue.duration");
+        await using var connector = new Connector("shared-queue", new ConnectorOptions { Limit = 1 }, time, meterFactory: Meters);
+        await using var bulk = new ClientSession("queue-bulk", connector, new ClientSessionOptions { Timeout = { Total = null } }, meterFactory: Meters);
+        await using var priority = new ClientSession("queue-priority", connector, new ClientSessionOptions { Priority = 7, Timeout = { Total = null } }, meterFactory: Meters);
+        var first = bulk.GetAsync(_server.Url("hold?id=sq0"));
+        await _server.WhenArrivals(1);
+        var queuedBulk = bulk.GetAsync(_server.Url("hold?id=sq1"));
+        var queuedPriority = priority.GetAsync(_server.Url("hold?id=sq2"));
+
+        time.Advance(TimeSpan.FromSeconds(3));
+        _server.Open("sq0");
+        (await first).Dispose();
+        await _server.WhenArrived("sq2");
+        time.Advance(TimeSpan.FromSeconds(1));
+        _server.Open("sq2");
+        (await queuedPriority).Dispose();
+        _server.Open("sq1");
+        (await queuedBulk).Dispose();
+
+        var waits = queueTime.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["asynchttp.session"]!);
+        Assert.Equal((3.0, 7), (waits["queue-priority"].Value, waits["queue-priority"].Tags["asynchttp.priority"]));
+        Assert.Equal((4.0, 0), (waits["queue-bulk"].Value, waits["queue-bulk"].Tags["asynchttp.priority"]));
+        Assert.All(waits.Values, m => Assert.Equal("shared-queue", m.Tags["asynchttp.connector"]));
+    }
+
+    [Fact]
     public async Task QueueDuration_IsRecordedForQueuedRequestsOnly_InFakeTime()
     {
         var time = new SignalingTimeProvider();

@@ -61,18 +61,77 @@ public sealed class ClientSessionOptionsTests
     public void TransportSettings_EachOneChanged_IsSeenAsAChange_OtherSettingsAreNot()
     {
         var transport = typeof(TransportSettings).GetProperties().Select(p => p.Name).ToHashSet();
-        var baseline = new ClientSessionOptions().ToTransportSettings();
+        var baseline = TransportSettings.From(new ClientSessionOptions().ToConnectorOptions());
         foreach (var setting in Settings)
         {
             var options = new ClientSessionOptions();
             setting.SetValue(options, Different(setting, setting.GetValue(options)));
-            var changed = options.ToTransportSettings() != baseline;
+            var changed = TransportSettings.From(options.ToConnectorOptions()) != baseline;
 
             // The limits shape the transport too (its connections per server); the timeouts by SockConnect.
             var shapesTransport = transport.Contains(setting.Name) || setting.Name is nameof(ClientSessionOptions.Limit)
                 or nameof(ClientSessionOptions.LimitPerHost) or nameof(ClientSessionOptions.Timeout);
             Assert.True(shapesTransport == changed, $"{setting.Name}: shapes the transport {shapesTransport}, seen as a change {changed}");
         }
+    }
+
+    [Fact]
+    public void ConnectionSettings_EveryOneOfTheConnector_IsASessionSettingThatASharedSessionMustNotSet()
+    {
+        // What shapes a connection is the connector's: every such setting exists on the session too (for a session that
+        // owns its connector), goes to its connector, and is an error on a session that shares one.
+        var limits = new[] { nameof(ConnectorOptions.Limit), nameof(ConnectorOptions.LimitPerHost), nameof(ConnectorOptions.QueueLimit) };
+        var connection = typeof(ConnectorOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => !limits.Contains(p.Name)).ToList();
+        Assert.NotEmpty(connection);
+        foreach (var setting in connection)
+        {
+            var session = Settings.Single(p => p.Name == setting.Name);
+            var options = new ClientSessionOptions();
+            Assert.Empty(options.Validate("upstream"));
+            var value = Different(session, session.GetValue(options));
+            session.SetValue(options, value);
+
+            Assert.Equal(value, setting.GetValue(options.ToConnectorOptions()));
+            var error = Assert.Single(options.Validate("upstream"));
+            Assert.StartsWith($"{setting.Name} shapes connections", error, StringComparison.Ordinal);
+            Assert.Empty(options.Validate(sharedConnector: null));
+        }
+
+        // Only those: any other setting is the session's own on a shared connector too.
+        foreach (var setting in Settings.Where(p => connection.All(c => c.Name != p.Name) && p.Name != nameof(ClientSessionOptions.Connector)))
+        {
+            var options = new ClientSessionOptions();
+            setting.SetValue(options, Different(setting, setting.GetValue(options)));
+            Assert.DoesNotContain(options.Validate("upstream"), e => e.Contains("shapes connections", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void ConnectorOptions_CloneAndValidate_CopyEverySettingAndNameEachBadOne()
+    {
+        var options = new ConnectorOptions();
+        foreach (var setting in typeof(ConnectorOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            setting.SetValue(options, Different(setting, setting.GetValue(options)));
+        }
+
+        var copy = options.Clone();
+
+        Assert.Equivalent(options, copy, strict: true);
+        Assert.Empty(copy.Validate());
+        var bad = new ConnectorOptions { Limit = -1, LimitPerHost = -1, QueueLimit = -1, KeepAliveTimeout = TimeSpan.FromSeconds(-1), DnsCacheTtl = TimeSpan.FromSeconds(-1), MaxResponseHeadersLength = 0 };
+        Assert.Equal(
+            ["Limit", "LimitPerHost", "QueueLimit", "KeepAliveTimeout", "DnsCacheTtl", "MaxResponseHeadersLength"],
+            bad.Validate().Select(e => e[..e.IndexOf(' ', StringComparison.Ordinal)]));
+    }
+
+    [Fact]
+    public void ToCaps_OnASharedConnector_AnUnsetLimitIsNoCapOfTheSessionsOwn()
+    {
+        Assert.Equal(new SessionCaps(0, 0, 0, 0), new ClientSessionOptions().ToCaps(shared: true));
+        Assert.Equal(new SessionCaps(100, 0, 0, 0), new ClientSessionOptions().ToCaps(shared: false));
+        Assert.Equal(new SessionCaps(100, 2, 3, 4), new ClientSessionOptions { Limit = 100, LimitPerHost = 2, QueueLimit = 3, Priority = 4 }.ToCaps(shared: true));
+        Assert.Equal(new SessionCaps(7, 0, 0, 0), new ClientSessionOptions { Limit = 7 }.Clone().ToCaps(shared: true));
     }
 
     /// <summary>A value of the setting's type that differs from <paramref name="current"/> (and from the default).</summary>
@@ -85,6 +144,7 @@ public sealed class ClientSessionOptionsTests
         ClientTimeout => new ClientTimeout { Total = TimeSpan.FromSeconds(7), Connect = TimeSpan.FromSeconds(8), SockConnect = TimeSpan.FromSeconds(9), SockRead = TimeSpan.FromSeconds(10) },
         IDictionary<string, string> => new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["X-Seven"] = "7" },
         null when setting.PropertyType == typeof(Uri) => new Uri("http://example.test/base/"),
+        null when setting.PropertyType == typeof(string) => "upstream",
         null when setting.PropertyType == typeof(RemoteCertificateValidationCallback) => new RemoteCertificateValidationCallback(static (_, _, _, errors) => errors == SslPolicyErrors.None),
         null when setting.PropertyType == typeof(Func<ClientTransportContext, HttpMessageHandler>) => new Func<ClientTransportContext, HttpMessageHandler>(static _ => new HttpClientHandler()),
         _ => throw new InvalidOperationException($"No different value for {setting.Name} ({setting.PropertyType}): add one here."),

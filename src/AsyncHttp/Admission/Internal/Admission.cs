@@ -7,21 +7,18 @@ namespace AsyncHttp.Internal;
 /// </summary>
 internal sealed class Admission
 {
-    private readonly Connector _connector;
-    private readonly HttpMessageInvoker _transport;
+    private readonly ConnectorMember _member;
     private readonly long? _maxDecompressedSize;
     private readonly SessionTelemetry _telemetry;
     private readonly TimeProvider _time;
 
-    /// <param name="connector">The connector whose slots hops take.</param>
-    /// <param name="transport">The transport: what a hop is sent through once it holds a slot.</param>
+    /// <param name="member">The session on its connector, whose slots hops take; a slot's lease carries the transport its hop is sent through.</param>
     /// <param name="maxDecompressedSize">Decode compressed bodies up to this size; null leaves them encoded.</param>
     /// <param name="telemetry">Where queue waits, rejections and connection reuse are reported.</param>
     /// <param name="time">The clock that times queue waits.</param>
-    public Admission(Connector connector, HttpMessageInvoker transport, long? maxDecompressedSize, SessionTelemetry telemetry, TimeProvider time)
+    public Admission(ConnectorMember member, long? maxDecompressedSize, SessionTelemetry telemetry, TimeProvider time)
     {
-        _connector = connector;
-        _transport = transport;
+        _member = member;
         _maxDecompressedSize = maxDecompressedSize;
         _telemetry = telemetry;
         _time = time;
@@ -41,7 +38,7 @@ internal sealed class Admission
         ValueTask<Connector.SlotLease> acquire;
         try
         {
-            acquire = _connector.AcquireAsync(key, cancellationToken, deadline);
+            acquire = _member.Connector.AcquireAsync(_member, key, cancellationToken, deadline);
         }
         catch (QueueFullException)
         {
@@ -76,11 +73,11 @@ internal sealed class Admission
             var connection = ConnectionCapture.Begin();
             try
             {
-                response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
             catch (HttpRequestException ex) when (IsRetryable(request, ex, cancellationToken))
             {
-                response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
             Framing.Check(response, connection);
@@ -156,7 +153,7 @@ internal sealed class Admission
         var lease = await acquire.ConfigureAwait(false);
         try
         {
-            _telemetry.QueueLeft(deferred, queuedAt, key, request.Method, request.RequestUri!, _time);
+            _telemetry.QueueLeft(deferred, queuedAt, key, _member.Caps.Priority, request.Method, request.RequestUri!, _time);
         }
         catch
         {

@@ -1,8 +1,9 @@
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The slots and the waiters of one host. Every field is guarded by the connector's lock. A request never holds a
-/// host directly: it holds a <see cref="Connector.SlotLease"/>, which alone gives the slot back.
+/// One host of a connector, across all its sessions: the slots in use (what the connector's
+/// <see cref="ConnectorOptions.LimitPerHost"/> bounds), the requests waiting, the open connections, and each session's
+/// share of it (its own queue and slots). Every field is guarded by the connector's lock.
 /// </summary>
 internal sealed class HostState(Connector connector, HostKey key)
 {
@@ -11,63 +12,35 @@ internal sealed class HostState(Connector connector, HostKey key)
 
     public HostKey Key { get; } = key;
 
+    /// <summary>Slots in use to this host, all sessions together.</summary>
     public int InUse;
+
+    /// <summary>Requests waiting for this host, all sessions together.</summary>
+    public int Waiting;
 
     public int OpenConnections;
 
     /// <summary>Connects waiting for a connection to this host to close (rare: only while one is closing).</summary>
     public Queue<TaskCompletionSource>? ConnectionWaiters;
 
-    public int WaiterCount;
+    /// <summary>The sessions' shares of the host, one per session that has used it: a handful, searched in order.</summary>
+    public readonly List<HostShare> Shares = [];
 
-    public Waiter? Head;
+    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && ConnectionWaiters is not { Count: > 0 };
 
-    public Waiter? Tail;
-
-    public bool IsIdle => InUse == 0 && WaiterCount == 0 && OpenConnections == 0 && ConnectionWaiters is not { Count: > 0 };
-
-    /// <summary>True while <paramref name="waiter"/> is linked in this host's queue.</summary>
-    public bool Holds(Waiter waiter) => waiter.Prev is not null || ReferenceEquals(Head, waiter);
-
-    public void Enqueue(Waiter waiter)
+    /// <summary>The share of <paramref name="member"/>, created on its first request to the host.</summary>
+    public HostShare ShareOf(ConnectorMember member)
     {
-        waiter.Prev = Tail;
-        waiter.Next = null;
-        if (Tail is null)
+        foreach (var share in Shares)
         {
-            Head = waiter;
-        }
-        else
-        {
-            Tail.Next = waiter;
+            if (ReferenceEquals(share.Member, member))
+            {
+                return share;
+            }
         }
 
-        Tail = waiter;
-        WaiterCount++;
-    }
-
-    public void Remove(Waiter waiter)
-    {
-        if (waiter.Prev is null)
-        {
-            Head = waiter.Next;
-        }
-        else
-        {
-            waiter.Prev.Next = waiter.Next;
-        }
-
-        if (waiter.Next is null)
-        {
-            Tail = waiter.Prev;
-        }
-        else
-        {
-            waiter.Next.Prev = waiter.Prev;
-        }
-
-        waiter.Prev = null;
-        waiter.Next = null;
-        WaiterCount--;
+        var added = new HostShare(member, this);
+        Shares.Add(added);
+        return added;
     }
 }

@@ -3,8 +3,8 @@ using System.Threading.Tasks.Sources;
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// One request waiting in the connector's queue: a node of its host's queue and the value-task source its caller
-/// awaits, completed with the lease of the slot it was granted. One allocation per queued request and none for a
+/// One request waiting in the connector's queue: a node of its session's queue for its host and the value-task source
+/// its caller awaits, completed with the lease of the slot it was granted. One allocation per queued request and none for a
 /// request admitted at once.
 /// </summary>
 internal sealed class Waiter : DeadlineNode, IValueTaskSource<Connector.SlotLease>
@@ -12,16 +12,20 @@ internal sealed class Waiter : DeadlineNode, IValueTaskSource<Connector.SlotLeas
     private ManualResetValueTaskSourceCore<Connector.SlotLease> _core;
     private CancellationTokenRegistration _registration;
 
-    public Waiter(HostState host, long sequence)
+    public Waiter(HostShare share, long sequence)
     {
-        Host = host;
+        Share = share;
         Sequence = sequence;
         _core.RunContinuationsAsynchronously = true;
     }
 
-    public HostState Host { get; }
+    /// <summary>The session's share of the host the request waits for: the queue it is linked in.</summary>
+    public HostShare Share { get; }
 
-    /// <summary>Arrival order across all hosts: the freed slot goes to the lowest eligible sequence.</summary>
+    /// <summary>
+    /// Arrival order across all hosts and sessions of the connector: within a priority, the freed slot goes to the
+    /// lowest eligible sequence.
+    /// </summary>
     public long Sequence { get; }
 
     /// <summary>When the request joined the queue (a timestamp of the connector's clock), for the oldest wait in the stats.</summary>
@@ -51,7 +55,7 @@ internal sealed class Waiter : DeadlineNode, IValueTaskSource<Connector.SlotLeas
     private void OnCanceled(CancellationToken token)
     {
         // Only a waiter still in the queue is removed; one already granted keeps its lease and its owner releases it.
-        if (Host.Connector.TryRemoveWaiter(this))
+        if (Share.Host.Connector.TryRemoveWaiter(this))
         {
             Fail(new OperationCanceledException(token));
         }

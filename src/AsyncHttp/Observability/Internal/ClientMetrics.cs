@@ -5,9 +5,10 @@ using System.Runtime.CompilerServices;
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The instruments of one <c>AsyncHttp</c> meter, shared by every session that reports to it. The gauges (requests in
-/// flight, queue depth, open connections) are observed from each live session's connector when a collector asks,
-/// so they cost nothing per request; histograms and counters are recorded only while someone listens.
+/// The instruments of one <c>AsyncHttp</c> meter, shared by every session and connector that reports to it. The gauges
+/// (requests in flight and queue depth per session, open connections per connector) are observed from the live
+/// connectors when a collector asks, so they cost nothing per request; histograms and counters are recorded only while
+/// someone listens.
 /// </summary>
 /// <remarks>
 /// Names are <c>asynchttp.*</c>, never <c>http.client.*</c>: <c>System.Net.Http</c> reports those for the transport in
@@ -18,6 +19,8 @@ internal sealed class ClientMetrics
 {
     public const string MeterName = "AsyncHttp";
     public const string SessionTag = "asynchttp.session";
+    public const string ConnectorTag = "asynchttp.connector";
+    public const string PriorityTag = "asynchttp.priority";
     public const string OtherMethod = "_OTHER";
 
     /// <summary>
@@ -44,6 +47,7 @@ internal sealed class ClientMetrics
 
     private readonly Lock _gate = new();
     private readonly List<ClientSession> _sessions = [];
+    private readonly List<Connector> _connectors = [];
 
     private ClientMetrics(Meter meter, IMeterFactory? factory)
     {
@@ -52,9 +56,9 @@ internal sealed class ClientMetrics
         RequestDuration = meter.CreateHistogram("asynchttp.client.request.duration", "s", "Time from the call to the release of the response (end of body or dispose).", tags: null, advice: RequestDurationAdvice);
         Timeouts = meter.CreateCounter<long>("asynchttp.client.timeouts", "{timeout}", "Timeouts that fired, by kind.");
         QueueRejections = meter.CreateCounter<long>("asynchttp.client.queue.rejections", "{request}", "Requests rejected because the queue was full.");
-        meter.CreateObservableUpDownCounter("asynchttp.client.requests.in_flight", () => Observe(static h => h.InUse), "{request}", "Requests holding a slot, from admission to release.");
-        meter.CreateObservableUpDownCounter("asynchttp.client.queue.depth", () => Observe(static h => h.Waiting), "{request}", "Requests waiting in the connector's queue.");
-        meter.CreateObservableUpDownCounter("asynchttp.client.connections.open", () => Observe(static h => h.OpenConnections), "{connection}", "Open connections, idle or busy.");
+        meter.CreateObservableUpDownCounter("asynchttp.client.requests.in_flight", () => ObserveSessions(inUse: true), "{request}", "Requests holding a slot, from admission to release.");
+        meter.CreateObservableUpDownCounter("asynchttp.client.queue.depth", () => ObserveSessions(inUse: false), "{request}", "Requests waiting in the connector's queue.");
+        meter.CreateObservableUpDownCounter("asynchttp.client.connections.open", ObserveConnections, "{connection}", "Open connections, idle or busy.");
     }
 
     /// <summary>
@@ -94,6 +98,22 @@ internal sealed class ClientMetrics
         }
     }
 
+    public void Register(Connector connector)
+    {
+        lock (_gate)
+        {
+            _connectors.Add(connector);
+        }
+    }
+
+    public void Unregister(Connector connector)
+    {
+        lock (_gate)
+        {
+            _connectors.Remove(connector);
+        }
+    }
+
     /// <summary>The tags of everything measured per host: the session, <c>server.*</c> and <c>url.scheme</c>.</summary>
     /// <param name="session">The session name.</param>
     /// <param name="scheme">The URL scheme.</param>
@@ -120,7 +140,8 @@ internal sealed class ClientMetrics
         _ => OtherMethod,
     };
 
-    private List<Measurement<long>> Observe(Func<HostStats, int> value)
+    /// <summary>Each session's own requests in flight or waiting, per host: on a shared connector they add up to the connector's.</summary>
+    private List<Measurement<long>> ObserveSessions(bool inUse)
     {
         ClientSession[] sessions;
         lock (_gate)
@@ -131,19 +152,67 @@ internal sealed class ClientMetrics
         var measurements = new List<Measurement<long>>();
         foreach (var session in sessions)
         {
-            var stats = session.Connector.Stats;
-            if (stats.Hosts.Count == 0)
+            var connector = session.Connector.Name;
+            var hosts = session.Connector.HostsOf(session.Member);
+            if (hosts.Count == 0)
             {
-                measurements.Add(new Measurement<long>(0, new KeyValuePair<string, object?>(SessionTag, session.Name)));
+                measurements.Add(new Measurement<long>(0, new KeyValuePair<string, object?>(SessionTag, session.Name), new KeyValuePair<string, object?>(ConnectorTag, connector)));
             }
 
             // The key's parts, never the key parsed back: a host string is for people (an IPv6 one has brackets).
-            foreach (var host in stats.Hosts)
+            foreach (var (key, held, waiting) in hosts)
             {
-                measurements.Add(new Measurement<long>(value(host), Tags(session.Name, host.Scheme, host.Address, host.Port)));
+                var tags = Tags(session.Name, key.Scheme, key.Address, key.Port);
+                tags.Add(ConnectorTag, connector);
+                measurements.Add(new Measurement<long>(inUse ? held : waiting, tags));
             }
         }
 
         return measurements;
+    }
+
+    /// <summary>
+    /// Each connector's open connections, per host: connections belong to the connector, whichever session opened them.
+    /// A connector a session owns is tagged with the session too.
+    /// </summary>
+    private List<Measurement<long>> ObserveConnections()
+    {
+        Connector[] connectors;
+        lock (_gate)
+        {
+            connectors = [.. _connectors];
+        }
+
+        var measurements = new List<Measurement<long>>();
+        foreach (var connector in connectors)
+        {
+            var hosts = connector.OpenConnectionsByHost();
+            if (hosts.Count == 0)
+            {
+                measurements.Add(new Measurement<long>(0, ConnectorTags(connector)));
+            }
+
+            foreach (var (key, open) in hosts)
+            {
+                var tags = ConnectorTags(connector);
+                tags.Add("server.address", key.Address);
+                tags.Add("server.port", key.Port);
+                tags.Add("url.scheme", key.Scheme);
+                measurements.Add(new Measurement<long>(open, tags));
+            }
+        }
+
+        return measurements;
+
+        static TagList ConnectorTags(Connector connector)
+        {
+            var tags = new TagList { { ConnectorTag, connector.Name } };
+            if (connector.IsOwned)
+            {
+                tags.Add(SessionTag, connector.Name);
+            }
+
+            return tags;
+        }
     }
 }

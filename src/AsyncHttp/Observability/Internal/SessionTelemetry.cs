@@ -15,15 +15,24 @@ internal sealed partial class SessionTelemetry
 
     private readonly ClientTrace[] _traces;
 
-    public SessionTelemetry(string session, ILogger logger, ClientMetrics metrics, ClientTrace[] traces)
+    /// <param name="session">The session's name (a connector's, for what a connector reports without a session).</param>
+    /// <param name="logger">Where it logs.</param>
+    /// <param name="metrics">The instruments of its meter.</param>
+    /// <param name="traces">Its trace callbacks.</param>
+    /// <param name="connector">The name of the session's connector; the session's own name when it owns it (or none is given).</param>
+    public SessionTelemetry(string session, ILogger logger, ClientMetrics metrics, ClientTrace[] traces, string? connector = null)
     {
         Session = session;
+        Connector = connector ?? session;
         Logger = logger;
         Metrics = metrics;
         _traces = traces;
     }
 
     public string Session { get; }
+
+    /// <summary>The name of the session's connector, a tag of the gauges and the queue waits.</summary>
+    public string Connector { get; }
 
     public ILogger Logger { get; }
 
@@ -76,7 +85,7 @@ internal sealed partial class SessionTelemetry
     /// traced, or the callback error kept by <see cref="QueueEntered"/> is thrown. When this throws, the caller gives
     /// the slot back.
     /// </summary>
-    public void QueueLeft(Exception? deferred, long queuedAt, HostKey key, HttpMethod method, Uri url, TimeProvider time)
+    public void QueueLeft(Exception? deferred, long queuedAt, HostKey key, int priority, HttpMethod method, Uri url, TimeProvider time)
     {
         if (deferred is not null)
         {
@@ -84,7 +93,7 @@ internal sealed partial class SessionTelemetry
         }
 
         var waited = time.GetElapsedTime(queuedAt);
-        QueueWaited(key, waited, method, url);
+        QueueWaited(key, priority, waited, method, url);
         Trace(TraceEventKind.ConnectionQueuedEnd, method, url, key.Host, elapsed: waited);
     }
 
@@ -103,11 +112,16 @@ internal sealed partial class SessionTelemetry
         return activity;
     }
 
-    private void QueueWaited(HostKey key, TimeSpan waited, HttpMethod method, Uri url)
+    private void QueueWaited(HostKey key, int priority, TimeSpan waited, HttpMethod method, Uri url)
     {
         if (Metrics.QueueDuration.Enabled)
         {
-            Metrics.QueueDuration.Record(waited.TotalSeconds, ClientMetrics.Tags(Session, key.Scheme, key.Address, key.Port));
+            // By connector and priority too: on a shared connector, the wait of each priority is what tells whether
+            // the higher sessions get the slots first.
+            var tags = ClientMetrics.Tags(Session, key.Scheme, key.Address, key.Port);
+            tags.Add(ClientMetrics.ConnectorTag, Connector);
+            tags.Add(ClientMetrics.PriorityTag, priority);
+            Metrics.QueueDuration.Record(waited.TotalSeconds, tags);
         }
 
         if (Logger.IsEnabled(LogLevel.Debug))

@@ -23,4 +23,7 @@ internal enum Interruption
 
     /// <summary>The session closed with the request in flight.</summary>
     SessionClosed,
+
+    /// <summary>The shared connector the session draws on closed with the request in flight.</summary>
+    ConnectorClosed,
 }

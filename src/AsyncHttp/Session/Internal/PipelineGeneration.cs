@@ -1,23 +1,21 @@
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// One built pipeline (middlewares, admission, transport) and the count of requests using it. A reload that needs a
-/// new transport retires the old generation, which is disposed once its last request is released.
+/// One built pipeline of a session (middlewares and admission; the transport below is the connector's) and the count
+/// of requests using it. A reload that changes how bodies are decoded retires the old generation, which is disposed
+/// once its last request is released.
 /// </summary>
 internal sealed class PipelineGeneration
 {
-    private readonly HttpMessageHandler _transport;
     private int _active;
     private int _retired;
     private int _disposed;
 
-    /// <param name="admission">The one admission path, which sends through the transport.</param>
-    /// <param name="transport">The transport at the bottom, disposed with the generation.</param>
+    /// <param name="admission">The one admission path, which sends through the transport of each slot.</param>
     /// <param name="middlewares">The chain of middlewares above admission, outermost first; null when there are none.</param>
-    public PipelineGeneration(Admission admission, HttpMessageHandler transport, HttpMessageInvoker? middlewares)
+    public PipelineGeneration(Admission admission, HttpMessageInvoker? middlewares)
     {
         Admission = admission;
-        _transport = transport;
         Middlewares = middlewares;
     }
 
@@ -30,9 +28,6 @@ internal sealed class PipelineGeneration
     public HttpMessageInvoker? Middlewares { get; }
 
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
-
-    /// <summary>True once a reload built a newer generation: new requests go there.</summary>
-    public bool IsRetired => Volatile.Read(ref _retired) != 0;
 
     public void Enter() => Interlocked.Increment(ref _active);
 
@@ -58,7 +53,6 @@ internal sealed class PipelineGeneration
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             Middlewares?.Dispose();
-            _transport.Dispose();
         }
     }
 }

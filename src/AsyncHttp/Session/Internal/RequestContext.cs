@@ -229,10 +229,13 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
         Session.Untrack(this);
     }
 
-    /// <summary>Aborts the request because its session closes: cancels it and closes the response it handed out.</summary>
-    public void Abort()
+    /// <summary>
+    /// Aborts the request because its session, or the shared connector it draws on, closes: cancels it and closes the
+    /// response it handed out.
+    /// </summary>
+    public void Abort(Interruption reason = Interruption.SessionClosed)
     {
-        Interrupt(Interruption.SessionClosed);
+        Interrupt(reason);
         Complete();
     }
 
@@ -283,6 +286,11 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
         if (ToTimeoutKind(interruption) is { } kind)
         {
             return CreateTimeoutException(kind, exception);
+        }
+
+        if (interruption == Interruption.ConnectorClosed && exception is not ClientException)
+        {
+            return new SessionClosedException(Session.Name, $"Connector '{Session.Connector.Name}' of session '{Session.Name}' was closed before the request completed.", exception);
         }
 
         return (interruption == Interruption.SessionClosed || Session.IsClosed) && exception is not ClientException

@@ -5,13 +5,14 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// Resolved addresses per host name for <see cref="ClientSessionOptions.DnsCacheTtl"/>. Concurrent lookups of one
-/// name share one lookup; a failed lookup is not kept.
+/// name share one lookup; a failed lookup is not kept. One per transport, so shared by the sessions of a connector: each
+/// lookup reports to the session that asked for it.
 /// </summary>
-internal sealed class DnsCache(TimeSpan ttl, TimeProvider time, SessionTelemetry telemetry)
+internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
 
-    public ValueTask<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
+    public ValueTask<IPAddress[]> ResolveAsync(string host, SessionTelemetry telemetry, CancellationToken cancellationToken)
     {
         if (IPAddress.TryParse(host, out var literal))
         {
@@ -20,7 +21,7 @@ internal sealed class DnsCache(TimeSpan ttl, TimeProvider time, SessionTelemetry
 
         if (ttl <= TimeSpan.Zero)
         {
-            return new ValueTask<IPAddress[]>(LookupAsync(host, cancellationToken));
+            return new ValueTask<IPAddress[]>(LookupAsync(host, telemetry, cancellationToken));
         }
 
         var now = time.GetTimestamp();
@@ -32,7 +33,7 @@ internal sealed class DnsCache(TimeSpan ttl, TimeProvider time, SessionTelemetry
 
         // The shared lookup is not bound to one caller's token: another caller may still want its answer.
         telemetry.Trace(TraceEventKind.DnsCacheMiss, host: host);
-        var fresh = new Entry(LookupAsync(host, CancellationToken.None), now);
+        var fresh = new Entry(LookupAsync(host, telemetry, CancellationToken.None), now);
         var winner = _entries.AddOrUpdate(host, fresh, (_, old) => old == entry ? fresh : old);
         _ = winner.Lookup.ContinueWith(
             static (t, s) =>
@@ -47,7 +48,7 @@ internal sealed class DnsCache(TimeSpan ttl, TimeProvider time, SessionTelemetry
         return new ValueTask<IPAddress[]>(winner.Lookup.WaitAsync(cancellationToken));
     }
 
-    private async Task<IPAddress[]> LookupAsync(string host, CancellationToken cancellationToken)
+    private async Task<IPAddress[]> LookupAsync(string host, SessionTelemetry telemetry, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         telemetry.Trace(TraceEventKind.DnsResolveStart, host: host);

@@ -4,21 +4,29 @@ using System.Net.Sockets;
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the session's options, whose connect
+/// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the connector's options, whose connect
 /// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector
-/// (or the handler of <see cref="ClientSessionOptions.TransportFactory"/>, which replaces all of that); either one
-/// behind the <see cref="HeaderGuard"/>, which every request passes last.
+/// (or the handler of <see cref="ConnectorOptions.TransportFactory"/>, which replaces all of that); either one
+/// behind the <see cref="HeaderGuard"/>, which every request passes last. The connector owns it, and every session on
+/// the connector sends through it: a connection one session opened may carry another's request to the same host.
 /// </summary>
 internal static class Transport
 {
+    /// <param name="options">The connection settings.</param>
+    /// <param name="connector">The connector that owns the transport and counts its connections.</param>
+    /// <param name="time">The connector's clock.</param>
+    /// <param name="telemetry">
+    /// Where a connection reports when no session sent the request that opened it; one a session sent reports to that
+    /// session (its traces, its log).
+    /// </param>
     public static HttpMessageHandler Create(TransportSettings options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
-        if (CustomTransport.Create(options, connector.SessionName, time) is { } custom)
+        if (CustomTransport.Create(options, connector.Name, time) is { } custom)
         {
             return new HeaderGuard(custom);
         }
 
-        var dns = new DnsCache(options.DnsCacheTtl, time, telemetry);
+        var dns = new DnsCache(options.DnsCacheTtl, time);
         var sockConnect = options.SockConnect;
         var handler = new SocketsHttpHandler
         {
@@ -38,8 +46,8 @@ internal static class Transport
             // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the
             // content disposes the connection at once, unless the rest of the body is already in its buffer.
             MaxResponseDrainSize = 0,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options.ConnectionsPerServer, dns, time, sockConnect, telemetry, cancellationToken),
-            // The transport's System.Net.Http metrics go to the session's meter factory (the host's), as IHttpClientFactory's do.
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options.ConnectionsPerServer, dns, time, sockConnect, TelemetryOf(context.InitialRequestMessage, telemetry), cancellationToken),
+            // The transport's System.Net.Http metrics go to the connector's meter factory (the host's), as IHttpClientFactory's do.
             MeterFactory = telemetry.Metrics.MeterFactory,
             PlaintextStreamFilter = static (context, _) => CountedNetworkStream.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
         };
@@ -57,6 +65,10 @@ internal static class Transport
 
         return new HeaderGuard(handler);
     }
+
+    /// <summary>The session that sent <paramref name="request"/> reports its connection; <paramref name="connector"/>'s telemetry otherwise.</summary>
+    private static SessionTelemetry TelemetryOf(HttpRequestMessage request, SessionTelemetry connector)
+        => RequestContext.Of(request)?.Session.Telemetry ?? connector;
 
     private static async ValueTask<Stream> ConnectAsync(
         SocketsHttpConnectionContext context,
@@ -98,7 +110,7 @@ internal static class Transport
             IPAddress[] addresses;
             try
             {
-                addresses = await dns.ResolveAsync(endPoint.Host, cancellationToken).ConfigureAwait(false);
+                addresses = await dns.ResolveAsync(endPoint.Host, telemetry, cancellationToken).ConfigureAwait(false);
             }
             catch (SocketException ex)
             {

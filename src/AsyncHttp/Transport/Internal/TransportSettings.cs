@@ -3,39 +3,35 @@ using System.Net.Security;
 namespace AsyncHttp.Internal;
 
 /// <summary>
-/// The settings a session's transport and admission stage are built from. A reload that changes one of them builds a
-/// new pipeline; any other change applies to the next request as it is. A record, so "did the transport change" is an
+/// The settings a connector's transport is built from. A reconfiguration that changes one of them builds a new
+/// transport; any other change applies to the next admission as it is. A record, so "did the transport change" is an
 /// equality and no setting can be forgotten in it.
 /// </summary>
 internal sealed record TransportSettings(
     TimeSpan KeepAliveTimeout,
     bool ForceClose,
     TimeSpan DnsCacheTtl,
-    bool AutoDecompress,
     int MaxResponseHeadersLength,
-    long MaxDecompressedContentSize,
     bool DangerousAcceptAnyServerCertificate,
     RemoteCertificateValidationCallback? ServerCertificateValidationCallback,
     TimeSpan? SockConnect,
     int ConnectionsPerServer,
     Func<ClientTransportContext, HttpMessageHandler>? TransportFactory)
 {
-    public static TransportSettings From(ClientSessionOptions options) => new(
+    public static TransportSettings From(ConnectorOptions options) => new(
         options.KeepAliveTimeout,
         options.ForceClose,
         options.DnsCacheTtl,
-        options.AutoDecompress,
         options.MaxResponseHeadersLength,
-        options.MaxDecompressedContentSize,
         options.DangerousAcceptAnyServerCertificate,
         options.ServerCertificateValidationCallback,
-        options.Timeout.SockConnect,
+        options.SockConnect,
         ConnectionsPerServerFor(options.Limit, options.LimitPerHost),
         options.TransportFactory);
 
     /// <summary>
     /// The most connections the transport may hold to one server: as many as admission lets requests to it be in flight
-    /// (<see cref="ClientSessionOptions.LimitPerHost"/>, else <see cref="ClientSessionOptions.Limit"/>; none when both are 0).
+    /// (<see cref="ConnectorOptions.LimitPerHost"/>, else <see cref="ConnectorOptions.Limit"/>; none when both are 0).
     /// </summary>
     /// <remarks>
     /// Admission bounds requests; this bounds connections, including one a cancelled request left being established:
@@ -47,7 +43,4 @@ internal sealed record TransportSettings(
         var perHost = limitPerHost > 0 && (limit == 0 || limitPerHost < limit) ? limitPerHost : limit;
         return perHost > 0 ? perHost : int.MaxValue;
     }
-
-    /// <summary>Decode compressed bodies up to this size; null leaves them encoded.</summary>
-    public long? DecodeUpTo => AutoDecompress ? MaxDecompressedContentSize : null;
 }

@@ -3,18 +3,25 @@ using Microsoft.Extensions.Primitives;
 
 namespace AsyncHttp.Extensions.Internal;
 
-/// <summary>Tells the options monitor when any configuration bound into a session's options (its own or the defaults) reloads.</summary>
-internal sealed class ClientSessionChangeTokenSource : IOptionsChangeTokenSource<ClientSessionOptions>
+/// <summary>
+/// Tells the options monitor when any configuration bound into the named options of a session or a connector (its own
+/// steps, and for a session the defaults) reloads.
+/// </summary>
+internal sealed class SetupChangeTokenSource<TOptions> : IOptionsChangeTokenSource<TOptions>
+    where TOptions : class
 {
     private static readonly IChangeToken NeverChanges = new CancellationChangeToken(CancellationToken.None);
 
-    private readonly ClientSessionCatalog _catalog;
+    private readonly Func<IEnumerable<OptionsSetupStep<TOptions>>> _steps;
     private readonly IServiceProvider _services;
 
-    public ClientSessionChangeTokenSource(string name, ClientSessionCatalog catalog, IServiceProvider services)
+    /// <param name="name">The name of the options.</param>
+    /// <param name="steps">The steps that configure them, read at each call (the catalog is complete once the host is built).</param>
+    /// <param name="services">The application's services, where the configuration comes from.</param>
+    public SetupChangeTokenSource(string name, Func<IEnumerable<OptionsSetupStep<TOptions>>> steps, IServiceProvider services)
     {
         Name = name;
-        _catalog = catalog;
+        _steps = steps;
         _services = services;
     }
 
@@ -24,7 +31,7 @@ internal sealed class ClientSessionChangeTokenSource : IOptionsChangeTokenSource
     {
         // Sections of one configuration root share its reload token: watch each token once.
         List<IChangeToken> tokens = [];
-        foreach (var step in _catalog.Defaults.Concat(_catalog.StepsOf(Name)))
+        foreach (var step in _steps())
         {
             if (step.GetChangeToken(_services) is { } token && !tokens.Exists(t => ReferenceEquals(t, token)))
             {

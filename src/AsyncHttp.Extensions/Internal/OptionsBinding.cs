@@ -1,28 +1,49 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AsyncHttp.Extensions.Internal;
 
 /// <summary>
-/// Binds a configuration section into session options with the configuration binding source generator (no
+/// Binds a configuration section into session or connector options with the configuration binding source generator (no
 /// reflection, so the package stays trimmable and AOT-compatible), rejecting unknown keys, and reports every bad key of
 /// the section at once. The binder stops at the first bad key, which would hide the others (an unknown key hid a bad
 /// value next to it): a section it refuses is probed key by key, and the keys that bind are bound, so that validation
 /// sees their values too.
 /// </summary>
-internal static class ClientSessionBinding
+internal static class OptionsBinding
 {
     private const string ProbeRoot = "probe";
 
     private static readonly Action<BinderOptions> Strict = static binder => binder.ErrorOnUnknownConfiguration = true;
 
+    /// <summary>The section at <paramref name="path"/> of the application's configuration; the whole of it for an empty path.</summary>
+    public static IConfiguration Section(IServiceProvider services, string path)
+    {
+        var configuration = services.GetRequiredService<IConfiguration>();
+        return path.Length == 0 ? configuration : configuration.GetSection(path);
+    }
+
     /// <summary>Binds <paramref name="configuration"/> into <paramref name="options"/>.</summary>
     /// <returns>One message per bad key, naming its full path and never its value (it may be a secret); empty when all bind.</returns>
     public static List<string> Bind(IConfiguration configuration, ClientSessionOptions options)
+        => Bind(configuration, options, static (c, o) => c.Bind(o, Strict), static () => new ClientSessionOptions());
+
+    /// <inheritdoc cref="Bind(IConfiguration, ClientSessionOptions)"/>
+    public static List<string> Bind(IConfiguration configuration, ConnectorOptions options)
+        => Bind(configuration, options, static (c, o) => c.Bind(o, Strict), static () => new ConnectorOptions());
+
+    /// <param name="configuration">The section.</param>
+    /// <param name="options">The options to bind into.</param>
+    /// <param name="bind">
+    /// Binds a section into options of the concrete type: a lambda at each entry point above, so that the source
+    /// generator intercepts each Bind call with its type.
+    /// </param>
+    /// <param name="create">New options, for probing one key at a time.</param>
+    private static List<string> Bind<TOptions>(IConfiguration configuration, TOptions options, Action<IConfiguration, TOptions> bind, Func<TOptions> create)
     {
         try
         {
-            // The source generator intercepts each Bind call of this class.
-            configuration.Bind(options, Strict);
+            bind(configuration, options);
             return [];
         }
         catch (InvalidOperationException)
@@ -37,7 +58,7 @@ internal static class ClientSessionBinding
         {
             try
             {
-                Probe([leaf]).Bind(new ClientSessionOptions(), Strict);
+                bind(Probe([leaf]), create());
                 good.Add(leaf);
             }
             catch (InvalidOperationException ex)
@@ -53,7 +74,7 @@ internal static class ClientSessionBinding
         try
         {
             // The first attempt may have stopped halfway: bind again every key that binds on its own.
-            Probe(good).Bind(options, Strict);
+            bind(Probe(good), options);
         }
         catch (InvalidOperationException ex)
         {

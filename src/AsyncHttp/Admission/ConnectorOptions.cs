@@ -1,0 +1,146 @@
+using System.Net.Security;
+using AsyncHttp.Internal;
+
+namespace AsyncHttp;
+
+/// <summary>
+/// The settings of a <see cref="Connector"/>: the limits every session on it shares (their sum is capped here), and
+/// every setting that shapes a connection, since a connection one session opened may carry another session's request.
+/// Flat so that they bind from configuration (<c>AsyncHttp:Connectors:{name}</c>). A connector takes a copy.
+/// </summary>
+/// <remarks>
+/// A session that owns its connector (the default: no connector given) takes these settings from its own
+/// <see cref="ClientSessionOptions"/>, under the same names. A session on a shared connector must leave them unset: the
+/// connector's apply, and setting one there is a validation error naming the session and the key.
+/// </remarks>
+public sealed class ConnectorOptions
+{
+    /// <summary>The most requests in flight at once on the connector, across all its sessions and hosts; 0 means no limit.</summary>
+    /// <value>100.</value>
+    public int Limit { get; set; } = ClientSessionDefaults.Limit;
+
+    /// <summary>The most requests in flight at once to one host (scheme, host and port), across all sessions; 0 means no limit.</summary>
+    /// <value>0 (none).</value>
+    public int LimitPerHost { get; set; } = ClientSessionDefaults.LimitPerHost;
+
+    /// <summary>
+    /// The most requests that may wait in the connector's queue, all sessions together; a request beyond it fails at
+    /// once with <see cref="QueueFullException"/>. 0 means unbounded.
+    /// </summary>
+    /// <value>0 (unbounded).</value>
+    public int QueueLimit { get; set; } = ClientSessionDefaults.QueueLimit;
+
+    /// <summary>How long an idle connection is kept for reuse.</summary>
+    /// <value>15 seconds.</value>
+    public TimeSpan KeepAliveTimeout { get; set; } = ClientSessionDefaults.KeepAliveTimeout;
+
+    /// <summary>Close each connection after its response instead of keeping it for reuse.</summary>
+    /// <value><see langword="false"/>.</value>
+    public bool ForceClose { get; set; }
+
+    /// <summary>How long a resolved host name is reused for new connections; zero turns the cache off.</summary>
+    /// <value>10 seconds.</value>
+    public TimeSpan DnsCacheTtl { get; set; } = ClientSessionDefaults.DnsCacheTtl;
+
+    /// <summary>The most response header bytes accepted, in KiB (as <see cref="SocketsHttpHandler.MaxResponseHeadersLength"/>).</summary>
+    /// <value>64 KiB.</value>
+    public int MaxResponseHeadersLength { get; set; } = ClientSessionDefaults.MaxResponseHeadersLength;
+
+    /// <summary>
+    /// Accept any server certificate over https. Only for tests against a self-signed server: it turns off the
+    /// protection TLS gives, for every session on the connector.
+    /// </summary>
+    /// <value><see langword="false"/>: certificates are validated.</value>
+    public bool DangerousAcceptAnyServerCertificate { get; set; }
+
+    /// <summary>A custom server certificate validation, instead of the platform's (code only; not bound from configuration).</summary>
+    /// <value>None: the platform validates.</value>
+    public RemoteCertificateValidationCallback? ServerCertificateValidationCallback { get; set; }
+
+    /// <summary>
+    /// Replaces the connector's socket layer with the handler this returns: a fake upstream for tests (the
+    /// <c>AsyncHttp.Testing</c> package) or a transport of your own, as <see cref="ClientSessionOptions.TransportFactory"/>
+    /// does for a session that owns its connector. Code only; not bound from configuration.
+    /// </summary>
+    /// <remarks>
+    /// The connector calls the factory when it is created and after a reconfiguration that changes a connection setting
+    /// or a limit, and disposes the handler once the last slot using it is released: return a new handler each time.
+    /// The handler serves every session on the connector; <see cref="ClientTransportContext.GetSessionName"/> tells
+    /// which one sent a request.
+    /// </remarks>
+    /// <value>None: the connector's own <see cref="SocketsHttpHandler"/>.</value>
+    public Func<ClientTransportContext, HttpMessageHandler>? TransportFactory { get; set; }
+
+    /// <summary>
+    /// The <see cref="ClientTimeout.SockConnect"/> the socket layer applies to each connect. A session that owns its
+    /// connector passes its own; a shared connector applies the default.
+    /// </summary>
+    internal TimeSpan? SockConnect { get; set; } = ClientSessionDefaults.SockConnectTimeout;
+
+    /// <summary>Returns a copy of these options.</summary>
+    public ConnectorOptions Clone() => (ConnectorOptions)MemberwiseClone();
+
+    /// <summary>
+    /// Checks every setting and returns one message per bad one, each starting with the configuration key it concerns.
+    /// Empty when all are valid.
+    /// </summary>
+    public IReadOnlyList<string> Validate()
+    {
+        List<string> errors = [];
+        ValidateLimits(errors, Limit, LimitPerHost, QueueLimit);
+        ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength);
+        return errors;
+    }
+
+    /// <summary>The connector settings of a session that owns its connector: its limits and connection settings.</summary>
+    internal static ConnectorOptions From(ClientSessionOptions session) => new()
+    {
+        Limit = session.Limit,
+        LimitPerHost = session.LimitPerHost,
+        QueueLimit = session.QueueLimit,
+        KeepAliveTimeout = session.KeepAliveTimeout,
+        ForceClose = session.ForceClose,
+        DnsCacheTtl = session.DnsCacheTtl,
+        MaxResponseHeadersLength = session.MaxResponseHeadersLength,
+        DangerousAcceptAnyServerCertificate = session.DangerousAcceptAnyServerCertificate,
+        ServerCertificateValidationCallback = session.ServerCertificateValidationCallback,
+        TransportFactory = session.TransportFactory,
+        SockConnect = session.Timeout.SockConnect,
+    };
+
+    internal static void ValidateLimits(List<string> errors, int limit, int limitPerHost, int queueLimit)
+    {
+        if (limit < 0)
+        {
+            errors.Add($"Limit must be 0 (no limit) or more; it is {limit}.");
+        }
+
+        if (limitPerHost < 0)
+        {
+            errors.Add($"LimitPerHost must be 0 (no limit) or more; it is {limitPerHost}.");
+        }
+
+        if (queueLimit < 0)
+        {
+            errors.Add($"QueueLimit must be 0 (unbounded) or more; it is {queueLimit}.");
+        }
+    }
+
+    internal static void ValidateConnections(List<string> errors, TimeSpan keepAliveTimeout, TimeSpan dnsCacheTtl, int maxResponseHeadersLength)
+    {
+        if (keepAliveTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"KeepAliveTimeout must not be negative; it is {keepAliveTimeout}.");
+        }
+
+        if (dnsCacheTtl < TimeSpan.Zero)
+        {
+            errors.Add($"DnsCacheTtl must not be negative; it is {dnsCacheTtl}.");
+        }
+
+        if (maxResponseHeadersLength <= 0)
+        {
+            errors.Add($"MaxResponseHeadersLength must be positive (KiB); it is {maxResponseHeadersLength}.");
+        }
+    }
+}
