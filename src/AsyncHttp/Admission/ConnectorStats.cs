@@ -24,6 +24,12 @@ public sealed record ConnectorStats(
     /// </summary>
     public TimeSpan OldestWait { get; init; }
 
+    /// <summary>
+    /// Of <see cref="Waiting"/>, the requests queued behind a limiter's permit (<see cref="AdmissionLimiter"/>): their host
+    /// and session could take a slot, but a limiter has no permit for them yet.
+    /// </summary>
+    public int WaitingForPermit { get; init; }
+
     /// <summary>The connector's name: for the connector a session owns, the session's name.</summary>
     public string Name { get; init; } = "";
 

@@ -22,4 +22,10 @@ public sealed record HostStats(string Host, int InUse, int Waiting, int OpenConn
 
     /// <summary>The port of <see cref="Host"/>.</summary>
     public int Port { get; init; }
+
+    /// <summary>
+    /// How long admission to the host stays paused after a <c>Retry-After</c> (<see cref="ClientSessionOptions.RetryAfter"/>,
+    /// <see cref="Connector.PauseHost"/>); <see cref="TimeSpan.Zero"/> when it is not paused.
+    /// </summary>
+    public TimeSpan PausedFor { get; init; }
 }

@@ -20,17 +20,26 @@ internal sealed class HostState(Connector connector, HostKey key)
 
     public int OpenConnections;
 
+    /// <summary>
+    /// Until when (a timestamp of the connector's clock) admission to the host is paused, after a <c>Retry-After</c>;
+    /// 0 when it is not.
+    /// </summary>
+    public long PausedUntil;
+
     /// <summary>Connects waiting for a connection to this host to close (rare: only while one is closing).</summary>
     public Queue<TaskCompletionSource>? ConnectionWaiters;
 
     /// <summary>The sessions' shares of the host, one per session that has used it: a handful, searched in order.</summary>
     public readonly List<HostShare> Shares = [];
 
-    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && ConnectionWaiters is not { Count: > 0 };
+    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && PausedUntil == 0 && ConnectionWaiters is not { Count: > 0 };
 
     /// <summary>The share of <paramref name="member"/>, created on its first request to the host.</summary>
-    public HostShare ShareOf(ConnectorMember member)
+    /// <param name="member">The session.</param>
+    /// <param name="created">True when the share was created now.</param>
+    public HostShare ShareOf(ConnectorMember member, out bool created)
     {
+        created = false;
         foreach (var share in Shares)
         {
             if (ReferenceEquals(share.Member, member))
@@ -41,6 +50,7 @@ internal sealed class HostState(Connector connector, HostKey key)
 
         var added = new HostShare(member, this);
         Shares.Add(added);
+        created = true;
         return added;
     }
 }
