@@ -54,6 +54,8 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
     private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
     private readonly Task _maintenance;
     private TaskCompletionSource _released = NewSignal();
+    private TaskCompletionSource _renewed = NewSignal();
+    private TaskCompletionSource _sent = NewSignal();
     private long _next;
     private long _granted;
     private long _refused;
@@ -97,6 +99,7 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
             _fallback = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = options.FallbackPermits, QueueLimit = int.MaxValue });
         }
 
+        _redis.ConnectionRestored += OnConnectionRestored;
         _maintenance = Task.Run(MaintainAsync);
     }
 
@@ -112,8 +115,14 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
     /// <summary>Leases this process holds now.</summary>
     internal int Held => _held.Count;
 
-    /// <summary>Renewals done so far (for tests that wait for one).</summary>
+    /// <summary>Renewals done so far.</summary>
     internal int Renewals => Volatile.Read(ref _renewals);
+
+    /// <summary>Completes when the next batch of releases has reached Redis (for tests that wait for one).</summary>
+    internal Task WhenReleased => Volatile.Read(ref _sent).Task;
+
+    /// <summary>Completes at the next renewal that reached Redis (for tests that wait for one).</summary>
+    internal Task WhenRenewed => Volatile.Read(ref _renewed).Task;
 
     /// <summary>
     /// This process's view: the fleet's permits less this process's leases (other processes' are not counted), and
@@ -212,13 +221,9 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
         }
 
         _stopping.Cancel();
+        _redis.ConnectionRestored -= OnConnectionRestored;
 
-        // Best effort and without waiting: what is still held goes back now, or expires.
-        var held = _held.Keys.ToArray();
-        if (held.Length > 0)
-        {
-            _ = _redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Release, [_key], [_channel.ToString(), .. held.Select(h => (RedisValue)h)], CommandFlags.FireAndForget);
-        }
+        ReleaseHeldQuietly();
 
         _fallback?.Dispose();
         base.Dispose(disposing);
@@ -230,6 +235,26 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
         Dispose(disposing: true);
         await _maintenance.ConfigureAwait(false);
         await base.DisposeAsyncCore().ConfigureAwait(false);
+    }
+
+    /// <summary>Best effort and without waiting: what is still held at dispose goes back now, or expires.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Best effort: a permit not released here expires.")]
+    private void ReleaseHeldQuietly()
+    {
+        var held = _held.Keys.ToArray();
+        if (held.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = _redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Release, [_key], [_channel.ToString(), .. held.Select(h => (RedisValue)h)], CommandFlags.FireAndForget);
+        }
+        catch (Exception)
+        {
+            // The connection is gone (disposed first): the permits expire within PermitExpiry.
+        }
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -273,6 +298,8 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
 
         return Granted(NextId(), local);
     }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _availability.Restored();
 
     private void OnReleaseAnnounced(RedisChannel channel, RedisValue key)
     {
@@ -322,6 +349,8 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
                     RedisValue[] values = [_channel.ToString(), .. pending.Select(p => (RedisValue)p)];
                     await _redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Release, [_key], values).WaitAsync(_timeout, _time, stopping).ConfigureAwait(false);
                     pending.Clear();
+                    _availability.Succeeded();
+                    Interlocked.Exchange(ref _sent, NewSignal()).TrySetResult();
                 }
 
                 if (_time.GetTimestamp() >= nextRenewal)
@@ -379,6 +408,10 @@ public sealed class RedisConcurrencyLimiter : RateLimiter
         }
 
         Interlocked.Increment(ref _renewals);
+        if (held.Length > 0)
+        {
+            Interlocked.Exchange(ref _renewed, NewSignal()).TrySetResult();
+        }
     }
 
     /// <summary>One permit, of Redis or of the fallback; its dispose hands the release to the background loop.</summary>

@@ -76,6 +76,8 @@ public sealed class RedisRateLimiter : RateLimiter
                 QueueLimit = int.MaxValue,
             });
         }
+
+        _redis.ConnectionRestored += OnConnectionRestored;
     }
 
     /// <summary>The limit's name in Redis.</summary>
@@ -155,11 +157,14 @@ public sealed class RedisRateLimiter : RateLimiter
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _redis.ConnectionRestored -= OnConnectionRestored;
             _fallback?.Dispose();
         }
 
         base.Dispose(disposing);
     }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _availability.Restored();
 
     private void ThrowIfInvalid(int permitCount)
     {

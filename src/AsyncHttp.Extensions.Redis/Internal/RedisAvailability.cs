@@ -26,6 +26,9 @@ internal sealed partial class RedisAvailability(string limit, ILogger logger, Ti
         return time.GetElapsedTime(last) >= retryEvery && Interlocked.CompareExchange(ref _lastTry, time.GetTimestamp(), last) == last;
     }
 
+    /// <summary>The connection to Redis is back: the next call tries it at once.</summary>
+    public void Restored() => Volatile.Write(ref _lastTry, 0);
+
     public void Failed(Exception error)
     {
         var now = time.GetTimestamp();

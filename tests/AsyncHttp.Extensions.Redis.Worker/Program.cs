@@ -1,0 +1,55 @@
+using System.Globalization;
+using AsyncHttp;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+// One process of a fleet. Everything comes from the command line: the session "fleet" (its BaseAddress, its
+// RateLimits section), and Fleet:Mode (concurrency or rate), Fleet:Permits, Fleet:PermitsPerSecond, Fleet:Loops (requests
+// at once), Fleet:Requests (in all), Fleet:Path, Fleet:Worker (sent as X-Worker).
+var builder = Host.CreateApplicationBuilder(args);
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+var fleet = builder.Configuration.GetSection("Fleet");
+var worker = fleet["Worker"] ?? Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+var session = builder.Services.AddClientSession("fleet", o => o.Headers["X-Worker"] = worker).BindConfiguration("AsyncHttp:Sessions:fleet");
+if (fleet["Mode"] == "rate")
+{
+    session.AddRedisRateLimit(fleet.GetValue<double>("PermitsPerSecond"));
+}
+else
+{
+    session.AddRedisConcurrencyLimit(fleet.GetValue<int>("Permits"));
+}
+
+using var host = builder.Build();
+await host.StartAsync();
+var client = host.Services.GetRequiredService<ISessionRegistry>().GetSession("fleet");
+var path = fleet["Path"] ?? "work?ms=50";
+var remaining = fleet.GetValue<int>("Requests");
+int sent = 0, failed = 0, limited = 0;
+Console.WriteLine($"ready {worker}");
+
+async Task LoopAsync()
+{
+    while (Interlocked.Decrement(ref remaining) >= 0)
+    {
+        try
+        {
+            await using var response = await client.GetAsync(path);
+            await response.ReadAsStringAsync();
+            Interlocked.Increment(ref response.Status == 429 ? ref limited : ref sent);
+        }
+        catch (ClientException ex)
+        {
+            Interlocked.Increment(ref failed);
+            Console.WriteLine($"failed {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+}
+
+await Task.WhenAll(Enumerable.Range(0, fleet.GetValue("Loops", 1)).Select(_ => Task.Run(LoopAsync)));
+var stats = client.Connector.Stats;
+Console.WriteLine($"done {worker} sent={sent} limited={limited} failed={failed} inUse={stats.InUse} waiting={stats.Waiting}");
+await host.StopAsync();
