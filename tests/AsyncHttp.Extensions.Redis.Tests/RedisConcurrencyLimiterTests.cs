@@ -179,7 +179,7 @@ public sealed class RedisConcurrencyLimiterTests(RedisServer redis) : IClassFixt
         Name = name,
         Permits = permits,
         PermitExpiry = expiry ?? TimeSpan.FromSeconds(10),
-        OperationTimeout = timeout ?? TimeSpan.FromSeconds(1),
+        OperationTimeout = timeout ?? RedisServer.OperationTimeout,
     };
 
     /// <summary>Completes when <paramref name="connection"/> is restored after the outage to come.</summary>

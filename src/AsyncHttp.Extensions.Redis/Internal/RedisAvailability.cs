@@ -26,8 +26,15 @@ internal sealed partial class RedisAvailability(string limit, ILogger logger, Ti
         return time.GetElapsedTime(last) >= retryEvery && Interlocked.CompareExchange(ref _lastTry, time.GetTimestamp(), last) == last;
     }
 
-    /// <summary>The connection to Redis is back: the next call tries it at once.</summary>
-    public void Restored() => Volatile.Write(ref _lastTry, 0);
+    /// <summary>
+    /// The connection to Redis is back: the next call tries it at once, and no new permit comes from the fallback (a
+    /// call that fails again makes Redis away again).
+    /// </summary>
+    public void Restored()
+    {
+        Volatile.Write(ref _lastTry, 0);
+        Succeeded();
+    }
 
     public void Failed(Exception error)
     {
@@ -55,7 +62,7 @@ internal sealed partial class RedisAvailability(string limit, ILogger logger, Ti
         [LoggerMessage(EventId = 3001, EventName = "RedisUnavailable", Level = LogLevel.Warning, Message = "Limit '{Limit}': Redis is unavailable ({ErrorType}); {Behavior} until it answers again.")]
         public static partial void Unavailable(ILogger logger, string limit, RedisUnavailableBehavior behavior, string errorType, Exception exception);
 
-        [LoggerMessage(EventId = 3002, EventName = "RedisRecovered", Level = LogLevel.Information, Message = "Limit '{Limit}': Redis answers again after {Seconds:F1} s; the fleet-wide limit applies again.")]
+        [LoggerMessage(EventId = 3002, EventName = "RedisRecovered", Level = LogLevel.Information, Message = "Limit '{Limit}': Redis is back after {Seconds:F1} s; the fleet-wide limit applies again.")]
         public static partial void Recovered(ILogger logger, string limit, double seconds);
     }
 }

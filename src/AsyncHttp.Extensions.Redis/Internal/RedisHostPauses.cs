@@ -18,7 +18,6 @@ internal sealed class RedisHostPauses : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly List<Connector> _connectors = [];
-    private bool _subscribed;
 
     public RedisHostPauses(IConnectionMultiplexer redis, string prefix, TimeSpan timeout, ILogger logger)
     {
@@ -27,24 +26,17 @@ internal sealed class RedisHostPauses : IDisposable
         _channel = RedisChannel.Literal($"{prefix}:paused");
         _timeout = timeout;
         _logger = logger;
+        Subscribe();
     }
 
     public void Attach(Connector connector)
     {
-        bool subscribe;
         lock (_gate)
         {
             _connectors.Add(connector);
-            subscribe = !_subscribed;
-            _subscribed = true;
         }
 
         connector.HostPaused += OnHostPaused;
-        if (subscribe)
-        {
-            _ = _redis.GetSubscriber().SubscribeAsync(_channel, OnMessage);
-        }
-
         _ = ApplyStandingPausesAsync(connector);
     }
 
@@ -74,10 +66,36 @@ internal sealed class RedisHostPauses : IDisposable
         _redis.GetSubscriber().Unsubscribe(_channel, OnMessage, CommandFlags.FireAndForget);
     }
 
+    /// <summary>
+    /// Subscribes before the session admits anything, so that no pause published from then on is missed; when Redis is
+    /// away, the connection subscribes once it is back (StackExchange.Redis restores its subscriptions).
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Best effort: the next 429 of this process pauses it anyway.")]
+    private void Subscribe()
+    {
+        var subscriber = _redis.GetSubscriber();
+        try
+        {
+            subscriber.Subscribe(_channel, OnMessage);
+        }
+        catch (Exception ex)
+        {
+            NotShared(_prefix, ex);
+            _ = subscriber.SubscribeAsync(_channel, OnMessage).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+        }
+    }
+
     private RedisKey KeyOf(Uri host) => $"{_prefix}:pause:{host.GetLeftPart(UriPartial.Authority)}";
 
     /// <summary>A response paused a host here: the fleet is told, without holding up the response.</summary>
-    private void OnHostPaused(object? sender, HostPausedEventArgs e) => _ = ShareAsync(e.Host, e.Duration);
+    private void OnHostPaused(object? sender, HostPausedEventArgs e)
+    {
+        // Only a response's: a pause that came from the fleet (or from code) is not sent back to it.
+        if (e.FromResponse)
+        {
+            _ = ShareAsync(e.Host, e.Duration);
+        }
+    }
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Sharing is best effort: the pause applies in this process whatever happens.")]
     private async Task ShareAsync(Uri host, TimeSpan duration)

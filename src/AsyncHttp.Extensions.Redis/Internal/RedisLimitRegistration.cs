@@ -39,7 +39,7 @@ internal static class RedisLimitRegistration
                 configure?.Invoke(options);
             })
             .Validate<RedisConnections>(
-                (options, connections) => options.Configuration is not null || connections.HasRegistered,
+                (options, connections) => !string.IsNullOrWhiteSpace(options.Configuration) || connections.HasRegistered,
                 $"Session '{name}': {section}: no Redis to use: register an IConnectionMultiplexer, or set Configuration (a connection string).")
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TOptions>>(new LimitValidator<TOptions>(name, section));

@@ -16,10 +16,11 @@ public sealed partial class Connector
     private ITimer? _pauseTimer;
 
     /// <summary>
-    /// Raised when a response's <c>Retry-After</c> (on a <c>429</c> or <c>503</c>, for a session with
-    /// <see cref="ClientSessionOptions.RetryAfter"/> on) pauses admission to a host; not for <see cref="PauseHost"/>.
-    /// Raised outside the connector's lock; a handler must not block. A distributed limiter uses it to share the pause
-    /// with the other processes.
+    /// Raised when admission to a host pauses or its pause lengthens: after a response's <c>Retry-After</c> (on a
+    /// <c>429</c> or <c>503</c>, for a session with <see cref="ClientSessionOptions.RetryAfter"/> on;
+    /// <see cref="HostPausedEventArgs.FromResponse"/>), or through <see cref="PauseHost"/>. Raised outside the
+    /// connector's lock; a handler must not block. A distributed limiter shares the pauses from responses with the other
+    /// processes.
     /// </summary>
     public event EventHandler<HostPausedEventArgs>? HostPaused;
 
@@ -38,7 +39,11 @@ public sealed partial class Connector
             throw new ArgumentException($"The host must be an absolute URL; it is '{host}'.", nameof(host));
         }
 
-        Pause(HostKey.From(host), duration);
+        var key = HostKey.From(host);
+        if (Pause(key, duration))
+        {
+            HostPaused?.Invoke(this, new HostPausedEventArgs(new Uri(key.ToString()), duration, null));
+        }
     }
 
     /// <summary>A response said <c>Retry-After</c>: admission to its host pauses, and <see cref="HostPaused"/> is raised.</summary>

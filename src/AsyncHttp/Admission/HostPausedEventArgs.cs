@@ -1,13 +1,13 @@
 namespace AsyncHttp;
 
-/// <summary>A response's <c>Retry-After</c> paused admission to a host (<see cref="Connector.HostPaused"/>).</summary>
+/// <summary>Admission to a host paused, or its pause lengthened (<see cref="Connector.HostPaused"/>).</summary>
 public sealed class HostPausedEventArgs : EventArgs
 {
     /// <summary>Creates the event's data.</summary>
     /// <param name="host">The host, as <c>scheme://host:port/</c>.</param>
     /// <param name="duration">How long admission to it pauses.</param>
-    /// <param name="sessionName">The session whose response said it.</param>
-    public HostPausedEventArgs(Uri host, TimeSpan duration, string sessionName)
+    /// <param name="sessionName">The session whose response said <c>Retry-After</c>; null for <see cref="Connector.PauseHost"/>.</param>
+    public HostPausedEventArgs(Uri host, TimeSpan duration, string? sessionName)
     {
         Host = host;
         Duration = duration;
@@ -20,6 +20,12 @@ public sealed class HostPausedEventArgs : EventArgs
     /// <summary>How long admission to the host pauses, from now.</summary>
     public TimeSpan Duration { get; }
 
-    /// <summary>The session whose response said <c>Retry-After</c>.</summary>
-    public string SessionName { get; }
+    /// <summary>
+    /// The session whose response said <c>Retry-After</c>; null for a pause from <see cref="Connector.PauseHost"/> (such
+    /// as one another process shared).
+    /// </summary>
+    public string? SessionName { get; }
+
+    /// <summary>True when a response of a session on the connector caused the pause (<see cref="SessionName"/> is set).</summary>
+    public bool FromResponse => SessionName is not null;
 }

@@ -133,6 +133,15 @@ public sealed class CountingUpstream : IAsyncDisposable
         return upstream;
     }
 
+    /// <summary>Counts the most in flight from now on.</summary>
+    public void ResetMaxInFlight()
+    {
+        lock (_lock)
+        {
+            _maxInFlight = _inFlight;
+        }
+    }
+
     /// <summary>Lets every request held at /hold answer, now and from now on.</summary>
     public void Open() => _opened.TrySetResult();
 
