@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 
 // One process of a fleet. Everything comes from the command line: the session "fleet" (its BaseAddress, its
 // RateLimits section), and Fleet:Mode (concurrency or rate), Fleet:Permits, Fleet:PermitsPerSecond, Fleet:Loops (requests
-// at once), Fleet:Requests (in all), Fleet:Path, Fleet:Worker (sent as X-Worker).
+// at once), Fleet:Requests (in all), Fleet:Path, Fleet:Worker (sent as X-Worker), Fleet:WaitForGo (wait for a line on
+// standard input before sending).
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
@@ -30,6 +31,11 @@ var path = fleet["Path"] ?? "work?ms=50";
 var remaining = fleet.GetValue<int>("Requests");
 int sent = 0, failed = 0, limited = 0;
 Console.WriteLine($"ready {worker}");
+if (fleet.GetValue<bool>("WaitForGo"))
+{
+    // The fleet starts together: the test says go on standard input once every process is ready.
+    await Console.In.ReadLineAsync();
+}
 
 async Task LoopAsync()
 {

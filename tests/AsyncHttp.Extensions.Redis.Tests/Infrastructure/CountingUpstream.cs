@@ -13,8 +13,8 @@ namespace AsyncHttp.Extensions.Redis.Tests.Infrastructure;
 /// <summary>
 /// A real Kestrel upstream on 127.0.0.1 that counts what a fleet does to it: requests in flight (the most at once, and
 /// how long it spent at each count), every arrival with its time and the worker that sent it. <c>/work?ms=</c> answers
-/// after that long; <c>/hold</c> answers when the test opens it; <c>/limited</c> answers 429 with <c>Retry-After</c>
-/// the first time and 200 after.
+/// after that long; <c>/hold</c> answers when the test opens it; <c>/limited?ms=</c> answers 429 with
+/// <c>Retry-After</c> the first time and 200 after that long otherwise.
 /// </summary>
 public sealed class CountingUpstream : IAsyncDisposable
 {
@@ -23,6 +23,7 @@ public sealed class CountingUpstream : IAsyncDisposable
     private readonly List<(TimeSpan At, string Worker, string Path)> _arrivals = [];
     private readonly Dictionary<int, TimeSpan> _timeAt = [];
     private readonly List<(int Count, TaskCompletionSource Signal)> _waiters = [];
+    private readonly List<(int Count, TaskCompletionSource Signal)> _dropWaiters = [];
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication _app = null!;
     private int _inFlight;
@@ -115,17 +116,24 @@ public sealed class CountingUpstream : IAsyncDisposable
 
             return "done";
         });
-        app.MapGet("/limited", (HttpContext context) =>
+        app.MapGet("/limited", async (HttpContext context, int? ms) =>
         {
             upstream.Enter(context, "limited");
-            upstream.Leave();
-            if (Interlocked.Increment(ref upstream._limited) == 1)
+            try
             {
-                context.Response.Headers.RetryAfter = upstream.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return Results.StatusCode(429);
-            }
+                if (Interlocked.Increment(ref upstream._limited) == 1)
+                {
+                    context.Response.Headers.RetryAfter = upstream.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    return Results.StatusCode(429);
+                }
 
-            return Results.Text("ok");
+                await Task.Delay(ms ?? 0, context.RequestAborted);
+                return Results.Text("ok");
+            }
+            finally
+            {
+                upstream.Leave();
+            }
         });
         await app.StartAsync();
         upstream._app = app;
@@ -161,6 +169,22 @@ public sealed class CountingUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>Completes once at most <paramref name="count"/> requests are in flight.</summary>
+    public Task WhenInFlightAtMost(int count)
+    {
+        lock (_lock)
+        {
+            if (_inFlight <= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _dropWaiters.Add((count, signal));
+            return signal.Task.WaitAsync(RedisServer.Patience);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         _opened.TrySetResult();
@@ -192,6 +216,14 @@ public sealed class CountingUpstream : IAsyncDisposable
         {
             Changed();
             _inFlight--;
+            for (var i = _dropWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_inFlight <= _dropWaiters[i].Count)
+                {
+                    _dropWaiters[i].Signal.TrySetResult();
+                    _dropWaiters.RemoveAt(i);
+                }
+            }
         }
     }
 
