@@ -30,6 +30,7 @@ public sealed class RedisRateLimiter : RateLimiter
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
     private readonly RedisAvailability _availability;
+    private readonly ILogger _logger;
     private readonly TokenBucketRateLimiter? _fallback;
     private long _granted;
     private long _refused;
@@ -63,7 +64,8 @@ public sealed class RedisRateLimiter : RateLimiter
         _burst = options.EffectiveBurst;
         _timeout = options.OperationTimeout;
         _time = timeProvider ?? TimeProvider.System;
-        _availability = new RedisAvailability(Name, logger ?? NullLogger.Instance, _time, _timeout, options.WhenUnavailable);
+        _logger = logger ?? NullLogger.Instance;
+        _availability = new RedisAvailability(Name, _logger, _time, _timeout, options.WhenUnavailable);
         if (options.WhenUnavailable == RedisUnavailableBehavior.FailOpen)
         {
             // Refilled every 100 ms (never more than the rate allows over a second); the bucket holds a second's worth.
@@ -145,6 +147,13 @@ public sealed class RedisRateLimiter : RateLimiter
             if ((int)answer[0] == 1)
             {
                 Interlocked.Increment(ref _granted);
+                if (_logger.IsEnabled(LogLevel.Trace))
+                {
+                    // Redis's time of the grant: what the bound (Burst + rate x W) holds for, whatever the processes' clocks.
+                    var grantedAt = double.Parse((string)answer[2]!, CultureInfo.InvariantCulture);
+                    RedisLimitLog.TokenGranted(_logger, Name, grantedAt);
+                }
+
                 return GrantedLease;
             }
 

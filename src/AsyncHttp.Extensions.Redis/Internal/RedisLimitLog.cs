@@ -14,6 +14,9 @@ internal static partial class RedisLimitLog
     [LoggerMessage(EventId = 3005, EventName = "PauseReceived", Level = LogLevel.Information, Message = "Retry-After of {Host} for {Seconds:F1} s received from the fleet: admission to it pauses.")]
     public static partial void PauseReceived(ILogger logger, string host, double seconds);
 
+    [LoggerMessage(EventId = 3007, EventName = "TokenGranted", Level = LogLevel.Trace, Message = "Limit '{Limit}': token granted at {GrantedAtMs:F3} (Redis's clock, Unix ms).")]
+    public static partial void TokenGranted(ILogger logger, string limit, double grantedAtMs);
+
     [LoggerMessage(EventId = 3006, EventName = "PauseNotShared", Level = LogLevel.Warning, Message = "Retry-After of {Host} could not be shared with the fleet ({ErrorType}); it applies in this process.")]
     public static partial void PauseNotShared(ILogger logger, string host, string errorType, Exception exception);
 }

@@ -64,7 +64,7 @@ internal static class RedisScripts
     /// Rate, acquire one token: a bucket (hash of tokens and the time they were counted, ms of Redis's clock) refilled
     /// continuously at the rate, up to the burst.
     /// KEYS[1] = the bucket; ARGV = tokens per ms, burst.
-    /// Returns { 1, 0 } when granted; { 0, ms until a token is there } when not.
+    /// Returns { 1, 0, Redis's time in ms } when granted; { 0, ms until a token is there, Redis's time } when not.
     /// </summary>
     public const string TakeToken = """
         local t = redis.call('TIME')
@@ -89,7 +89,7 @@ internal static class RedisScripts
         end
         redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.3f', now))
         redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
-        return { granted, wait }
+        return { granted, wait, string.format('%.3f', now) }
         """;
 
     /// <summary>

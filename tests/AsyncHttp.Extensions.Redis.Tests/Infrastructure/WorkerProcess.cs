@@ -47,6 +47,12 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _lines);
 
+    /// <summary>The Redis time (Unix ms) of each token its rate limit was granted, from its closing output.</summary>
+    public IEnumerable<double> Grants
+        => _lines.Where(l => l.StartsWith($"grants {Name} ", StringComparison.Ordinal))
+            .SelectMany(l => l[($"grants {Name} ".Length)..].Split(',', StringSplitOptions.RemoveEmptyEntries))
+            .Select(t => double.Parse(t, System.Globalization.CultureInfo.InvariantCulture));
+
     public static WorkerProcess Start(string name, params string[] arguments) => new(name, arguments);
 
     public Task WhenReady() => _ready.Task.WaitAsync(RedisServer.Patience);

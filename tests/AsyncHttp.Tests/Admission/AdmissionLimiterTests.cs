@@ -13,7 +13,7 @@ namespace AsyncHttp.Tests.Admission;
 /// blocking across hosts, cancellation, deadlines, stats), permits are held with the slot until release, and a request
 /// never holds a slot while it waits for a permit.
 /// </summary>
-public sealed class AdmissionLimiterTests
+public sealed class AdmissionLimiterTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly HostKey A = new("http", "a.test", 80);
     private static readonly HostKey B = new("http", "b.test", 80);
@@ -288,6 +288,8 @@ public sealed class AdmissionLimiterTests
             }
         }
 
+        var span = noted[^1] - noted[0];
+        output.WriteLine($"24 grants of a token bucket of {Burst} refilled 1 per {period.TotalMilliseconds} ms: {(noted.Count - Burst) / span.TotalSeconds:F1}/s after the burst (the bucket's rate is {1000 / period.TotalMilliseconds}/s).");
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
 
