@@ -62,6 +62,12 @@ public sealed partial class ClientSession
 
         // 2. Prepare: the request's context (its timers and cancellation), headers and cookies.
         var context = CreateContext(request, pipeline, timeout, started, cancellationToken);
+        if (lease is not null)
+        {
+            // The first hop waited in the queue under the connector's deadline: its Connect counts from the start.
+            context.HopStarted(started);
+        }
+
         HopCookies cookies;
         try
         {
@@ -90,7 +96,13 @@ public sealed partial class ClientSession
                 }
                 else
                 {
-                    lease ??= await admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
+                    if (lease is null)
+                    {
+                        // A redirect hop: Connect starts afresh, and the request's token carries it through the queue.
+                        context.HopStarted();
+                        lease = await admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
+                    }
+
                     response = await admission.SendAsync(lease, request, context, wrap: false, context.Token).ConfigureAwait(false);
                 }
 

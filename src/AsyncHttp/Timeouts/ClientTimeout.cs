@@ -16,13 +16,19 @@ public sealed class ClientTimeout
     public TimeSpan? Total { get; set; } = ClientSessionDefaults.TotalTimeout;
 
     /// <summary>
-    /// The wait in the connector's queue plus establishing a new connection (DNS, TCP, TLS).
+    /// The wait in the connector's queue plus establishing a new connection (DNS, TCP and the TLS handshake), afresh on
+    /// each hop of a redirect chain (and each hop a middleware sends): as aiohttp applies <c>timeout.connect</c> around
+    /// each <c>connector.connect</c>. A hop served on a pooled connection spends only its queue wait.
     /// Fails with <see cref="ConnectTimeoutException"/>.
     /// </summary>
     /// <value>None.</value>
     public TimeSpan? Connect { get; set; }
 
-    /// <summary>Each TCP and TLS connect attempt. Fails with <see cref="SocketConnectTimeoutException"/>.</summary>
+    /// <summary>
+    /// Establishing one connection: every address attempt and the TLS handshake, from the first attempt to the end of
+    /// the handshake (as aiohttp's <c>sock_connect</c>; DNS is not included, <see cref="Connect"/> covers it). Each
+    /// request's own value applies to the connection it opens. Fails with <see cref="SocketConnectTimeoutException"/>.
+    /// </summary>
     /// <value>30 seconds.</value>
     public TimeSpan? SockConnect { get; set; } = ClientSessionDefaults.SockConnectTimeout;
 

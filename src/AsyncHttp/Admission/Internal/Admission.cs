@@ -72,7 +72,7 @@ internal sealed class Admission
         try
         {
             context?.Holds(lease);
-            context?.Admitted();
+            context?.Admitted(uploads: false);
             var connection = ConnectionCapture.Begin();
             try
             {
@@ -80,6 +80,7 @@ internal sealed class Admission
             }
             catch (HttpRequestException ex) when (IsRetryable(request, ex, cancellationToken))
             {
+                context?.Resending();
                 response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
