@@ -33,8 +33,10 @@ public sealed class ClientTimeout
     public TimeSpan? SockConnect { get; set; } = ClientSessionDefaults.SockConnectTimeout;
 
     /// <summary>
-    /// Each wait for data from the server: from sending the request to the first byte of the response headers,
-    /// and every gap between body chunks. Fails with <see cref="SocketReadTimeoutException"/>.
+    /// Each wait for data from the server: from the moment the request has been sent (its content uploaded in full)
+    /// to the response headers, and every gap between body chunks. The upload itself is not bounded by it: a server
+    /// that reads an upload slowly is waited for, and one that stops reading it is bounded by <see cref="Total"/>.
+    /// Fails with <see cref="SocketReadTimeoutException"/>.
     /// </summary>
     /// <value>None.</value>
     public TimeSpan? SockRead { get; set; }
