@@ -157,6 +157,12 @@ public sealed partial class ClientSession
             request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
         }
 
+        // Only a request with a body waits for 100 Continue (RFC 9110 §10.1.1); a redirect hop that drops the body drops it.
+        if (request.Content is not null && (options?.ExpectContinue ?? session.ExpectContinue))
+        {
+            request.Headers.ExpectContinue = true;
+        }
+
         return new HopCookies(request, session.UseCookies ? Cookies : null, options?.Cookies, mayHaveCookieHeader: !bare);
     }
 

@@ -102,6 +102,25 @@ public sealed class ClientSessionOptions
     public long MaxDecompressedContentSize { get; set; } = ClientSessionDefaults.MaxDecompressedContentSize;
 
     /// <summary>
+    /// Send requests that have a body with <c>Expect: 100-continue</c> (aiohttp's <c>expect100</c>): the body goes out
+    /// once the server says <c>100 Continue</c>, or after <see cref="ExpectContinueTimeout"/> without an answer; a
+    /// server that answers first with a final status (<c>413</c> before a large upload, say) is seen as that response, and
+    /// the body is not sent. Without it, such a server's early answer is lost on HTTP/1.1: the transport sends the whole
+    /// body before it reads any response, and the caller gets <see cref="ServerDisconnectedException"/> when the server
+    /// closes. <see cref="RequestOptions.ExpectContinue"/> decides per request.
+    /// </summary>
+    /// <value><see langword="false"/>.</value>
+    public bool ExpectContinue { get; set; }
+
+    /// <summary>
+    /// How long a request sent with <c>Expect: 100-continue</c> waits for <c>100 Continue</c> or a final answer before
+    /// it sends its body anyway (a server may not know the header; RFC 9110 §10.1.1). The transport's
+    /// <see cref="SocketsHttpHandler.Expect100ContinueTimeout"/>.
+    /// </summary>
+    /// <value>1 second.</value>
+    public TimeSpan ExpectContinueTimeout { get; set; } = ClientSessionDefaults.ExpectContinueTimeout;
+
+    /// <summary>
     /// Accept any server certificate over https. Only for tests against a self-signed server: it turns off the
     /// protection TLS gives.
     /// </summary>
@@ -128,8 +147,8 @@ public sealed class ClientSessionOptions
     /// </para>
     /// <para>
     /// What configures the socket layer does nothing then: <see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
-    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/> and the
-    /// certificate settings; no connection is counted (<see cref="ConnectorStats.OpenConnections"/> stays 0), and
+    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/>,
+    /// <see cref="ExpectContinueTimeout"/> and the certificate settings; no connection is counted (<see cref="ConnectorStats.OpenConnections"/> stays 0), and
     /// every request is traced as reusing a connection.
     /// </para>
     /// <para>
@@ -215,6 +234,11 @@ public sealed class ClientSessionOptions
         if (KeepAliveTimeout < TimeSpan.Zero)
         {
             errors.Add($"KeepAliveTimeout must not be negative; it is {KeepAliveTimeout}.");
+        }
+
+        if (ExpectContinueTimeout < TimeSpan.Zero || ExpectContinueTimeout > ClientSessionDefaults.MaxExpectContinueTimeout)
+        {
+            errors.Add($"ExpectContinueTimeout must be between 00:00:00 and {ClientSessionDefaults.MaxExpectContinueTimeout}; it is {ExpectContinueTimeout}.");
         }
 
         if (DnsCacheTtl < TimeSpan.Zero)

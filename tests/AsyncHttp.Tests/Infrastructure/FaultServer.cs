@@ -326,9 +326,18 @@ public sealed class FaultServer : IAsyncDisposable
                 }
 
                 _requestReceived.TrySetResult();
-                if (!HandlesItsBody(request.Path) && await reader.ReadBodyAsync(request.ContentLength, UploadStep, null, _stop.Token) < request.ContentLength)
+                if (!HandlesItsBody(request.Path))
                 {
-                    return;
+                    if (request.ExpectsContinue && request.ContentLength > 0)
+                    {
+                        // As a server that takes the body does: the client waits for this before it sends it.
+                        await SendAsync(socket, "HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+
+                    if (await reader.ReadBodyAsync(request.ContentLength, UploadStep, null, _stop.Token) < request.ContentLength)
+                    {
+                        return;
+                    }
                 }
 
                 if (!await AnswerAsync(socket, reader, request, index))

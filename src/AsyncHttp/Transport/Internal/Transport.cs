@@ -37,6 +37,8 @@ internal static class Transport
             // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
+            // A request with Expect: 100-continue sends its body after this without an answer (ExpectContinue).
+            Expect100ContinueTimeout = options.ExpectContinueTimeout,
             // A body not read to its end is closed with its response, as aiohttp closes it, never drained in the
             // background: a drain would keep the connection open after its slot went back, and the next request would
             // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the

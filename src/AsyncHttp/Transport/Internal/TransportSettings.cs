@@ -17,6 +17,7 @@ internal sealed record TransportSettings(
     bool DangerousAcceptAnyServerCertificate,
     RemoteCertificateValidationCallback? ServerCertificateValidationCallback,
     TimeSpan? SockConnect,
+    TimeSpan ExpectContinueTimeout,
     int ConnectionsPerServer,
     Func<ClientTransportContext, HttpMessageHandler>? TransportFactory)
 {
@@ -30,6 +31,7 @@ internal sealed record TransportSettings(
         options.DangerousAcceptAnyServerCertificate,
         options.ServerCertificateValidationCallback,
         options.Timeout.SockConnect,
+        options.ExpectContinueTimeout,
         ConnectionsPerServerFor(options.Limit, options.LimitPerHost),
         options.TransportFactory);
 
