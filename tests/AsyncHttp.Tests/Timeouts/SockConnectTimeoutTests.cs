@@ -1,4 +1,13 @@
+using System.Net;
 using AsyncHttp.Tests.Infrastructure;
+using AsyncHttp.Tests.Reliability;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace AsyncHttp.Tests.Timeouts;
 
@@ -126,6 +135,53 @@ public sealed class SockConnectTimeoutTests
 
         Assert.Equal(0, session.Connector.Stats.OpenConnections);
         await AssertNothingLeftAsync(session, server);
+    }
+
+    [Fact]
+    public async Task SockConnect_TlsEstablished_NoLongerBoundsTheConnection()
+    {
+        // A real TLS server: once the handshake is done the attempt is over, and neither SockConnect nor Connect
+        // closes the connection afterwards, on this request or the next one that reuses it.
+        using var certificate = SafeDefaultsTests.CreateSelfSigned();
+        var arrived = new SemaphoreSlim(0);
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0, l => l.UseHttps(certificate)));
+        await using var app = builder.Build();
+        app.MapGet("/slow", async (HttpContext context) =>
+        {
+            arrived.Release();
+            await answer.Task.WaitAsync(TestServer.Patience, context.RequestAborted);
+            return "slow";
+        });
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        await using var session = new ClientSession(
+            "tls",
+            new ClientSessionOptions
+            {
+                DangerousAcceptAnyServerCertificate = true,
+                Timeout = { Total = null, Connect = TimeSpan.FromSeconds(5), SockConnect = TimeSpan.FromSeconds(5) },
+            },
+            _time);
+
+        var first = session.GetAsync(new Uri(address, "slow"));
+        await arrived.WaitAsync(TestServer.Patience);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        answer.SetResult();
+        await using (var response = await first.WaitAsync(TestServer.Patience))
+        {
+            Assert.Equal("slow", await response.ReadAsStringAsync());
+        }
+
+        await using (var again = await session.GetAsync(new Uri(address, "slow")).WaitAsync(TestServer.Patience))
+        {
+            Assert.Equal("slow", await again.ReadAsStringAsync());
+        }
+
+        var stats = session.Connector.Stats;
+        Assert.Equal((0, 0, 1), (stats.InUse, stats.Waiting, stats.OpenConnections));
     }
 
     private static T? Innermost<T>(Exception exception)
