@@ -148,8 +148,8 @@ public sealed class ClientSessionOptions
     /// <para>
     /// What configures the socket layer does nothing then: <see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
     /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/>,
-    /// <see cref="ExpectContinueTimeout"/> and the certificate settings; no connection is counted (<see cref="ConnectorStats.OpenConnections"/> stays 0), and
-    /// every request is traced as reusing a connection.
+    /// <see cref="ExpectContinueTimeout"/> and the certificate settings; no connection is counted
+    /// (<see cref="ConnectorStats.OpenConnections"/> stays 0), and every request is traced as reusing a connection.
     /// </para>
     /// <para>
     /// The session calls the factory whenever it builds its pipeline (when it is created, and after a reload that
