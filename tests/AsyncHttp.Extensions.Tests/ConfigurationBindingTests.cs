@@ -30,7 +30,9 @@ public sealed class ConfigurationBindingTests
           "UnsafeCookies": true,
           "MaxDecompressedContentSize": 2097152,
           "DangerousAcceptAnyServerCertificate": true,
-          "Priority": 3
+          "Priority": 3,
+          "ExpectContinue": true,
+          "ExpectContinueTimeout": "00:00:02"
         }
         """;
 
@@ -70,6 +72,8 @@ public sealed class ConfigurationBindingTests
         Assert.True(bulk.UnsafeCookies);
         Assert.Equal(2097152, bulk.MaxDecompressedContentSize);
         Assert.True(bulk.DangerousAcceptAnyServerCertificate);
+        Assert.True(bulk.ExpectContinue);
+        Assert.Equal(TimeSpan.FromSeconds(2), bulk.ExpectContinueTimeout);
         Assert.Null(bulk.ServerCertificateValidationCallback);
         Assert.Equal(3, bulk.Priority);
 
@@ -117,6 +121,8 @@ public sealed class ConfigurationBindingTests
     [InlineData("\"Limit\": \"many\"", "AsyncHttp:Sessions:bulk:Limit")]
     [InlineData("\"ServerCertificateValidationCallback\": \"accept\"", "AsyncHttp:Sessions:bulk:ServerCertificateValidationCallback")]
     [InlineData("\"TransportFactory\": \"fake\"", "AsyncHttp:Sessions:bulk:TransportFactory")]
+    [InlineData("\"ExpectContinue\": \"maybe\"", "AsyncHttp:Sessions:bulk:ExpectContinue")]
+    [InlineData("\"ExpectContinueTimeout\": \"-00:00:01\"", "ExpectContinueTimeout")]
     public async Task StartAsync_BadSetting_StopsTheHostNamingSessionAndKey(string badSetting, string key)
     {
         using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), "{ " + badSetting + " }"));

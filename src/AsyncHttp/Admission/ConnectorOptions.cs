@@ -58,6 +58,14 @@ public sealed class ConnectorOptions
     public RemoteCertificateValidationCallback? ServerCertificateValidationCallback { get; set; }
 
     /// <summary>
+    /// How long a request sent with <c>Expect: 100-continue</c> waits for <c>100 Continue</c> or a final answer before
+    /// it sends its body anyway (<see cref="SocketsHttpHandler.Expect100ContinueTimeout"/>): see
+    /// <see cref="ClientSessionOptions.ExpectContinue"/>.
+    /// </summary>
+    /// <value>1 second.</value>
+    public TimeSpan ExpectContinueTimeout { get; set; } = ClientSessionDefaults.ExpectContinueTimeout;
+
+    /// <summary>
     /// Replaces the connector's socket layer with the handler this returns: a fake upstream for tests (the
     /// <c>AsyncHttp.Testing</c> package) or a transport of your own, as <see cref="ClientSessionOptions.TransportFactory"/>
     /// does for a session that owns its connector. Code only; not bound from configuration.
@@ -88,7 +96,7 @@ public sealed class ConnectorOptions
     {
         List<string> errors = [];
         ValidateLimits(errors, Limit, LimitPerHost, QueueLimit);
-        ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength);
+        ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength, ExpectContinueTimeout);
         return errors;
     }
 
@@ -105,6 +113,7 @@ public sealed class ConnectorOptions
         DangerousAcceptAnyServerCertificate = session.DangerousAcceptAnyServerCertificate,
         ServerCertificateValidationCallback = session.ServerCertificateValidationCallback,
         TransportFactory = session.TransportFactory,
+        ExpectContinueTimeout = session.ExpectContinueTimeout,
         SockConnect = session.Timeout.SockConnect,
     };
 
@@ -126,7 +135,7 @@ public sealed class ConnectorOptions
         }
     }
 
-    internal static void ValidateConnections(List<string> errors, TimeSpan keepAliveTimeout, TimeSpan dnsCacheTtl, int maxResponseHeadersLength)
+    internal static void ValidateConnections(List<string> errors, TimeSpan keepAliveTimeout, TimeSpan dnsCacheTtl, int maxResponseHeadersLength, TimeSpan expectContinueTimeout)
     {
         if (keepAliveTimeout < TimeSpan.Zero)
         {
@@ -141,6 +150,11 @@ public sealed class ConnectorOptions
         if (maxResponseHeadersLength <= 0)
         {
             errors.Add($"MaxResponseHeadersLength must be positive (KiB); it is {maxResponseHeadersLength}.");
+        }
+
+        if (expectContinueTimeout < TimeSpan.Zero || expectContinueTimeout > ClientSessionDefaults.MaxExpectContinueTimeout)
+        {
+            errors.Add($"ExpectContinueTimeout must be between 00:00:00 and {ClientSessionDefaults.MaxExpectContinueTimeout}; it is {expectContinueTimeout}.");
         }
     }
 }

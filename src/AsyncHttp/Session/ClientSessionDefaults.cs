@@ -16,4 +16,8 @@ internal static class ClientSessionDefaults
     public static readonly TimeSpan DnsCacheTtl = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan TotalTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan SockConnectTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan ExpectContinueTimeout = TimeSpan.FromSeconds(1); // SocketsHttpHandler's, and curl's
+
+    /// <summary>The longest wait a <see cref="SocketsHttpHandler.Expect100ContinueTimeout"/> takes (int.MaxValue ms).</summary>
+    public static readonly TimeSpan MaxExpectContinueTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
 }

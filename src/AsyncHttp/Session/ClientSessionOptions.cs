@@ -20,6 +20,7 @@ public sealed class ClientSessionOptions
     private bool _dangerousAcceptAnyServerCertificate;
     private RemoteCertificateValidationCallback? _serverCertificateValidationCallback;
     private Func<ClientTransportContext, HttpMessageHandler>? _transportFactory;
+    private TimeSpan _expectContinueTimeout = ClientSessionDefaults.ExpectContinueTimeout;
 
     [Flags]
     private enum Assigned
@@ -33,6 +34,7 @@ public sealed class ClientSessionOptions
         DangerousAcceptAnyServerCertificate = 1 << 5,
         ServerCertificateValidationCallback = 1 << 6,
         TransportFactory = 1 << 7,
+        ExpectContinueTimeout = 1 << 8,
     }
 
     /// <summary>The settings that shape a connection, with their configuration keys: on a shared connector, the connector's.</summary>
@@ -45,6 +47,7 @@ public sealed class ClientSessionOptions
         (Assigned.DangerousAcceptAnyServerCertificate, nameof(DangerousAcceptAnyServerCertificate)),
         (Assigned.ServerCertificateValidationCallback, nameof(ServerCertificateValidationCallback)),
         (Assigned.TransportFactory, nameof(TransportFactory)),
+        (Assigned.ExpectContinueTimeout, nameof(ExpectContinueTimeout)),
     ];
 
     /// <summary>
@@ -192,6 +195,30 @@ public sealed class ClientSessionOptions
     public long MaxDecompressedContentSize { get; set; } = ClientSessionDefaults.MaxDecompressedContentSize;
 
     /// <summary>
+    /// Send requests that have a body with <c>Expect: 100-continue</c> (aiohttp's <c>expect100</c>): the body goes out
+    /// once the server says <c>100 Continue</c>, or after <see cref="ExpectContinueTimeout"/> without an answer; a
+    /// server that answers first with a final status (<c>413</c> before a large upload, say) is seen as that response, and
+    /// the body is not sent. Without it, such a server's early answer is lost on HTTP/1.1: the transport sends the whole
+    /// body before it reads any response, and the caller gets <see cref="ServerDisconnectedException"/> when the server
+    /// closes. <see cref="RequestOptions.ExpectContinue"/> decides per request.
+    /// </summary>
+    /// <value><see langword="false"/>.</value>
+    public bool ExpectContinue { get; set; }
+
+    /// <summary>
+    /// How long a request sent with <c>Expect: 100-continue</c> waits for <c>100 Continue</c> or a final answer before
+    /// it sends its body anyway (a server may not know the header; RFC 9110 §10.1.1). The transport's
+    /// <see cref="SocketsHttpHandler.Expect100ContinueTimeout"/>, so a setting of the connector: a session on a shared
+    /// connector leaves it to <see cref="ConnectorOptions.ExpectContinueTimeout"/>.
+    /// </summary>
+    /// <value>1 second.</value>
+    public TimeSpan ExpectContinueTimeout
+    {
+        get => _expectContinueTimeout;
+        set => Assign(ref _expectContinueTimeout, value, Assigned.ExpectContinueTimeout);
+    }
+
+    /// <summary>
     /// Accept any server certificate over https. Only for tests against a self-signed server: it turns off the
     /// protection TLS gives.
     /// </summary>
@@ -226,9 +253,9 @@ public sealed class ClientSessionOptions
     /// </para>
     /// <para>
     /// What configures the socket layer does nothing then: <see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
-    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/> and the
-    /// certificate settings; no connection is counted (<see cref="ConnectorStats.OpenConnections"/> stays 0), and
-    /// every request is traced as reusing a connection.
+    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/>,
+    /// <see cref="ExpectContinueTimeout"/> and the certificate settings; no connection is counted
+    /// (<see cref="ConnectorStats.OpenConnections"/> stays 0), and every request is traced as reusing a connection.
     /// </para>
     /// <para>
     /// The session's connector calls the factory whenever it builds its transport (when it is created, and after a
@@ -324,7 +351,7 @@ public sealed class ClientSessionOptions
             errors.AddRange(Timeout.Validate("Timeout:"));
         }
 
-        ConnectorOptions.ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength);
+        ConnectorOptions.ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength, ExpectContinueTimeout);
         if (MaxResponseContentBufferSize <= 0)
         {
             errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");

@@ -20,4 +20,11 @@ public sealed class RequestOptions
 
     /// <summary>Throw <see cref="ResponseStatusException"/> for status 400 or above; unset takes <see cref="ClientSessionOptions.RaiseForStatus"/>.</summary>
     public bool? RaiseForStatus { get; set; }
+
+    /// <summary>
+    /// Send a request that has a body with <c>Expect: 100-continue</c>, so that a server which refuses it (a
+    /// <c>413</c>, a <c>401</c>) answers before the body is sent, and its answer reaches the caller as a response; unset
+    /// takes <see cref="ClientSessionOptions.ExpectContinue"/>. A request without a body never sends it.
+    /// </summary>
+    public bool? ExpectContinue { get; set; }
 }

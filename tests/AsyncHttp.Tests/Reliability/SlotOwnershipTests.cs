@@ -328,8 +328,10 @@ public sealed class SlotOwnershipTests : IAsyncLifetime
                         time.Advance(TimeSpan.FromSeconds(10));
 
                         // FakeTimeProvider lets one thread at a time run due timers: when another thread is in there (a
-                        // timer being set), this Advance returns before ours ran. Ask again until it has.
-                        for (var i = 0; i < 1000 && !held.IsReleased; i++)
+                        // timer being set), this Advance returns before ours ran. Ask again until it has, bounded in
+                        // count and in time (a loaded machine can keep that thread off a core for a while).
+                        var patience = System.Diagnostics.Stopwatch.StartNew();
+                        for (var i = 0; i < 1_000_000 && !held.IsReleased && patience.Elapsed < TestServer.Patience; i++)
                         {
                             await Task.Yield();
                             time.Advance(TimeSpan.Zero);

@@ -69,7 +69,17 @@ internal sealed class Admission
         try
         {
             context?.Holds(lease);
-            context?.Admitted();
+
+            // With SockRead set, the wait for the response starts once the content has been sent: the transport sends
+            // a stand-in that says when, and the request gets its own content back afterwards. A request without
+            // content (or without SockRead) is sent as it is.
+            var uploads = request.Content is not null && context is { Timeout.SockRead: not null };
+            context?.Admitted(uploads);
+            if (uploads)
+            {
+                request.Content = new UploadContent(request.Content!, context!);
+            }
+
             var connection = ConnectionCapture.Begin();
             try
             {
@@ -77,6 +87,7 @@ internal sealed class Admission
             }
             catch (HttpRequestException ex) when (IsRetryable(request, ex, cancellationToken))
             {
+                context?.Resending();
                 response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
@@ -94,6 +105,14 @@ internal sealed class Admission
             }
 
             throw;
+        }
+        finally
+        {
+            // Found again rather than kept: nothing more is kept across the send.
+            if (request.Content is UploadContent sent)
+            {
+                request.Content = sent.Inner;
+            }
         }
 
         return Carry(lease, request, response, context, wrap);

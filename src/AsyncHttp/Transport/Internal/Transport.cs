@@ -5,10 +5,11 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The transport stage: a <see cref="SocketsHttpHandler"/> configured from the connector's options, whose connect
-/// callback resolves through the DNS cache, bounds each connect attempt, and counts connections for the connector
-/// (or the handler of <see cref="ConnectorOptions.TransportFactory"/>, which replaces all of that); either one
-/// behind the <see cref="HeaderGuard"/>, which every request passes last. The connector owns it, and every session on
-/// the connector sends through it: a connection one session opened may carry another's request to the same host.
+/// callback resolves through the DNS cache, bounds the making of each connection (<see cref="ConnectAttempt"/>: Connect's
+/// budget, SockConnect over the address attempts and TLS), and counts connections for the connector (or the handler of
+/// <see cref="ConnectorOptions.TransportFactory"/>, which replaces all of that); either one behind the
+/// <see cref="HeaderGuard"/>, which every request passes last. The connector owns it, and every session on the
+/// connector sends through it: a connection one session opened may carry another's request to the same host.
 /// </summary>
 internal static class Transport
 {
@@ -27,7 +28,10 @@ internal static class Transport
         }
 
         var dns = new DnsCache(options.DnsCacheTtl, time);
-        var sockConnect = options.SockConnect;
+
+        // Cancelled when the transport is disposed: a connection still being established then closes (the handler
+        // would let it run on for its pending-connection timeout, 5 s by default, after the session has closed).
+        var closing = new CancellationTokenSource();
         var handler = new SocketsHttpHandler
         {
             // Admission bounds requests in flight; this bounds the connections behind them (see ConnectionsPerServerFor).
@@ -41,15 +45,17 @@ internal static class Transport
             // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
+            // A request with Expect: 100-continue sends its body after this without an answer (ExpectContinue).
+            Expect100ContinueTimeout = options.ExpectContinueTimeout,
             // A body not read to its end is closed with its response, as aiohttp closes it, never drained in the
             // background: a drain would keep the connection open after its slot went back, and the next request would
             // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the
             // content disposes the connection at once, unless the rest of the body is already in its buffer.
             MaxResponseDrainSize = 0,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options.ConnectionsPerServer, dns, time, sockConnect, TelemetryOf(context.InitialRequestMessage, telemetry), cancellationToken),
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options, dns, time, TelemetryOf(context.InitialRequestMessage, telemetry), closing.Token, cancellationToken),
             // The transport's System.Net.Http metrics go to the connector's meter factory (the host's), as IHttpClientFactory's do.
             MeterFactory = telemetry.Metrics.MeterFactory,
-            PlaintextStreamFilter = static (context, _) => CountedNetworkStream.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
+            PlaintextStreamFilter = static (context, _) => ConnectAttempt.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
@@ -63,7 +69,7 @@ internal static class Transport
             handler.SslOptions.RemoteCertificateValidationCallback = validate;
         }
 
-        return new HeaderGuard(handler);
+        return new HeaderGuard(handler, onDisposed: closing.Cancel);
     }
 
     /// <summary>The session that sent <paramref name="request"/> reports its connection; <paramref name="connector"/>'s telemetry otherwise.</summary>
@@ -73,11 +79,11 @@ internal static class Transport
     private static async ValueTask<Stream> ConnectAsync(
         SocketsHttpConnectionContext context,
         Connector connector,
-        int perServer,
+        TransportSettings settings,
         DnsCache dns,
         TimeProvider time,
-        TimeSpan? sockConnect,
         SessionTelemetry telemetry,
+        CancellationToken closing,
         CancellationToken cancellationToken)
     {
         var request = context.InitialRequestMessage;
@@ -85,93 +91,89 @@ internal static class Transport
         var endPoint = context.DnsEndPoint;
         var key = new HostKey(request.RequestUri?.Scheme ?? Uri.UriSchemeHttp, endPoint.Host, endPoint.Port);
 
-        // The request's remaining Connect budget bounds this connect too, when it is tighter than SockConnect.
-        var connectBudget = requestContext?.RemainingConnect;
-        var (limit, kind) = connectBudget is { } budget && (sockConnect is null || budget < sockConnect)
-            ? ((TimeSpan?)budget, TimeoutKind.Connect)
-            : (sockConnect, TimeoutKind.SockConnect);
-
-        // The handler lets a connect outlive the request that started it; here it does not, so that a cancelled or
-        // timed-out request leaves no extra connection behind and open connections stay within the limits.
-        using var owner = requestContext is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, requestContext.Token);
-        cancellationToken = owner?.Token ?? cancellationToken;
-        requestContext?.ConnectStarted();
+        // SockConnect is the request's own (sessions of different timeouts may share a transport); the transport's
+        // setting is only for a request the session did not send (a middleware's own message).
+        var sockConnect = requestContext is null ? settings.SockConnect : requestContext.Timeout.SockConnect;
         if (requestContext is not null)
         {
             requestContext.CreatedConnection = true;
         }
 
-        await connector.ReserveConnectionAsync(key, perServer, cancellationToken).ConfigureAwait(false);
-        var connected = false;
-        var started = time.GetTimestamp();
+        var attempt = await ConnectAttempt.StartAsync(time, request, requestContext, sockConnect, telemetry, cancellationToken, closing).ConfigureAwait(false);
+        var reserved = false;
+        CountedNetworkStream? connection = null;
         try
         {
+            await connector.ReserveConnectionAsync(key, settings.ConnectionsPerServer, attempt.Token).ConfigureAwait(false);
+            reserved = true;
+            var started = time.GetTimestamp();
             telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
             IPAddress[] addresses;
             try
             {
-                addresses = await dns.ResolveAsync(endPoint.Host, telemetry, cancellationToken).ConfigureAwait(false);
+                addresses = await dns.ResolveAsync(endPoint.Host, telemetry, attempt.Token).ConfigureAwait(false);
             }
             catch (SocketException ex)
             {
                 throw new ClientConnectorException($"Cannot resolve host '{endPoint.Host}': {ex.Message}", ex, HttpRequestError.NameResolutionError);
             }
 
+            attempt.BeginAddressAttempts();
             Exception? last = null;
             foreach (var address in addresses)
             {
                 var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                using var attempt = limit is { } l ? new CancellationTokenSource(l, time) : null;
-                using var linked = attempt is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attempt.Token);
                 try
                 {
-                    await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), linked?.Token ?? cancellationToken).ConfigureAwait(false);
-                    var stream = new CountedNetworkStream(socket, connector, key);
-                    connected = true;
-                    stream.EstablishingFor(request);
-                    telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
-                    return stream;
-                }
-                catch (OperationCanceledException ex) when (attempt?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
-                {
-                    CountedNetworkStream.Close(socket);
-                    last = kind == TimeoutKind.Connect
-                        ? new ConnectTimeoutException(requestContext!.Timeout.Connect!.Value, ex)
-                        : new SocketConnectTimeoutException(limit!.Value, ex);
+                    await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), attempt.Token).ConfigureAwait(false);
                 }
                 catch (SocketException ex)
                 {
                     CountedNetworkStream.Close(socket);
                     last = new ClientConnectorException($"Cannot connect to {key} ({address}): {ex.Message}", ex);
+                    continue;
                 }
                 catch
                 {
                     CountedNetworkStream.Close(socket);
                     throw;
                 }
+
+                // The handler establishes the connection on this stream (TLS) once it is returned; until it has, the
+                // attempt's deadlines and cancellation still apply, and close the stream when they end it.
+                connection = new CountedNetworkStream(socket, connector, key);
+                attempt.Connected(connection);
+                telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
+                return connection;
             }
 
             last ??= new ClientConnectorException($"Host '{endPoint.Host}' resolved to no address.", null, HttpRequestError.NameResolutionError);
-            if (last is ClientTimeoutException timeout)
-            {
-                telemetry.TimeoutFired(timeout.Kind, timeout.Timeout, request.Method, request.RequestUri);
-            }
-            else
-            {
-                telemetry.ConnectFailed(key, last);
-            }
-
+            telemetry.ConnectFailed(key, last);
             throw last;
+        }
+        catch (OperationCanceledException) when (attempt.Expired is { } timeout)
+        {
+            // A deadline of the attempt passed (it was counted when it fired): the reason, not the cancellation it caused.
+            throw timeout;
+        }
+        catch when (connection is not null)
+        {
+            // A trace callback failed after the socket was connected: the stream closes, and gives its room back.
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
         finally
         {
-            if (!connected)
+            if (connection is null)
             {
-                // The connection the room was reserved for was not made: the room goes back.
-                connector.ConnectionClosed(key);
-            }
+                if (reserved)
+                {
+                    // The connection the room was reserved for was not made: the room goes back.
+                    connector.ConnectionClosed(key);
+                }
 
-            requestContext?.ConnectEnded();
+                attempt.End();
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ internal sealed record TransportSettings(
     bool DangerousAcceptAnyServerCertificate,
     RemoteCertificateValidationCallback? ServerCertificateValidationCallback,
     TimeSpan? SockConnect,
+    TimeSpan ExpectContinueTimeout,
     int ConnectionsPerServer,
     Func<ClientTransportContext, HttpMessageHandler>? TransportFactory)
 {
@@ -26,6 +27,7 @@ internal sealed record TransportSettings(
         options.DangerousAcceptAnyServerCertificate,
         options.ServerCertificateValidationCallback,
         options.SockConnect,
+        options.ExpectContinueTimeout,
         ConnectionsPerServerFor(options.Limit, options.LimitPerHost),
         options.TransportFactory);
 
