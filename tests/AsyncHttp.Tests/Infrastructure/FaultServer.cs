@@ -100,11 +100,15 @@ public sealed class FaultServer : IAsyncDisposable
     private const byte TcpEstablished = 1;
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+
+    // The same server under a second loopback address: another host to the client, sockets counted together here.
+    private readonly TcpListener _second = new(IPAddress.Parse("127.0.0.2"), 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _connections = [];
     private readonly List<Socket> _sockets = [];
     private readonly List<string> _heads = [];
     private readonly Task _accepting;
+    private readonly Task _acceptingSecond;
     private readonly object _sync = new();
     private readonly TaskCompletionSource _requestReceived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(int Count, TaskCompletionSource Signal)> _tlsWaiters = [];
@@ -123,12 +127,18 @@ public sealed class FaultServer : IAsyncDisposable
         // has sent but the server has not read yet stays small, so an upload's pace is the pace the server reads at.
         _listener.Server.ReceiveBufferSize = 64 * 1024;
         _listener.Start();
-        _accepting = AcceptAsync();
+        _second.Server.ReceiveBufferSize = 64 * 1024;
+        _second.Start();
+        _accepting = AcceptAsync(_listener);
+        _acceptingSecond = AcceptAsync(_second);
     }
 
     public Uri BaseAddress => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
 
     public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
+
+    /// <summary>A URL of the same server on 127.0.0.2: another host for the client (its own host key and pool).</summary>
+    public Uri SecondHostUrl(string pathAndQuery) => new(new Uri($"http://127.0.0.2:{((IPEndPoint)_second.LocalEndpoint).Port}/"), pathAndQuery);
 
     public int AcceptedConnections => Volatile.Read(ref _accepted);
 
@@ -222,24 +232,25 @@ public sealed class FaultServer : IAsyncDisposable
     {
         await _stop.CancelAsync();
         _listener.Stop();
+        _second.Stop();
         Task[] all;
         lock (_sync)
         {
-            all = [.. _connections, _accepting];
+            all = [.. _connections, _accepting, _acceptingSecond];
         }
 
         await Task.WhenAll(all).WaitAsync(TestServer.Patience).ContinueWith(_ => { });
         _stop.Dispose();
     }
 
-    private async Task AcceptAsync()
+    private async Task AcceptAsync(TcpListener listener)
     {
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener.AcceptSocketAsync(_stop.Token);
+                socket = await listener.AcceptSocketAsync(_stop.Token);
             }
             catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {

@@ -66,6 +66,7 @@ internal sealed class Admission
     public async Task<HttpResponseMessage> SendAsync(Connector.SlotLease lease, HttpRequestMessage request, RequestContext? context, bool wrap, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
+        CountedNetworkStream? sentOn;
         try
         {
             context?.Holds(lease);
@@ -80,7 +81,7 @@ internal sealed class Admission
                 request.Content = new UploadContent(request.Content!, context!);
             }
 
-            var connection = ConnectionCapture.Begin();
+            var connection = ConnectionCapture.Begin(lease);
             try
             {
                 response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -91,7 +92,8 @@ internal sealed class Admission
                 response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
-            Framing.Check(response, connection);
+            sentOn = connection.End();
+            Framing.Check(response, sentOn);
         }
         catch
         {
@@ -113,6 +115,12 @@ internal sealed class Admission
             {
                 request.Content = sent.Inner;
             }
+        }
+
+        if (sentOn is not null && response.Version.Major == 1)
+        {
+            // An HTTP/1.x connection carries this response alone: once it is read, the connection is idle in the pool.
+            lease.SentOn(sentOn);
         }
 
         return Carry(lease, request, response, context, wrap);

@@ -214,6 +214,9 @@ internal sealed class ConnectAttempt
     /// links go, a later attempt for the same request may start, and the request's wait for the response may start.
     /// Idempotent.
     /// </summary>
+    /// <summary>True when the request that started the connection ended (was interrupted) before it was established.</summary>
+    public bool RequestGone => _request is { IsInterrupted: true };
+
     public void End()
     {
         lock (_gate)

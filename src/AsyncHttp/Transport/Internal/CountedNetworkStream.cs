@@ -23,6 +23,7 @@ internal sealed class CountedNetworkStream : NetworkStream
     private readonly Connector _connector;
     private readonly HostKey _key;
     private ConnectAttempt? _attempt;
+    private ConnectionCapture? _lastWriter;
     private ClientTimeoutException? _failure;
     private int _closed;
 
@@ -36,6 +37,25 @@ internal sealed class CountedNetworkStream : NetworkStream
         _connector = connector;
         _key = key;
     }
+
+    /// <summary>Links of the connector's list of idle connections, least recently used first (guarded by the connector).</summary>
+    public CountedNetworkStream? IdlePrev;
+
+    public CountedNetworkStream? IdleNext;
+
+    /// <summary>In the connector's idle list: back in the transport's pool, unused (guarded by the connector).</summary>
+    public bool IsIdle;
+
+    /// <summary>Chosen by the connector to close, to make room under its Limit for a connect to another host.</summary>
+    public bool EndedForRoom;
+
+    /// <summary>The requests that have written on the connection (guarded by the connector).</summary>
+    public int Uses;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>The host the connection is to.</summary>
+    public HostKey Key => _key;
 
     /// <summary>The handler goes on to establish this connection (TLS) for <paramref name="attempt"/>.</summary>
     public void AttemptedBy(ConnectAttempt attempt) => Volatile.Write(ref _attempt, attempt);
@@ -55,7 +75,15 @@ internal sealed class CountedNetworkStream : NetworkStream
         }
 
         // The connection may serve requests long after the one that opened it: it keeps nothing of that request.
-        Interlocked.Exchange(ref _attempt, null)?.End();
+        var attempt = Interlocked.Exchange(ref _attempt, null);
+        attempt?.End();
+        if (attempt is { RequestGone: true })
+        {
+            // Made for a request that ended meanwhile: the transport pools it unused, and another host's connect may
+            // close it to make room. (One still wanted is about to carry its request.)
+            _connector.ConnectionIdle(this);
+        }
+
         return null;
     }
 
@@ -77,6 +105,18 @@ internal sealed class CountedNetworkStream : NetworkStream
             Close(Socket);
             Counted();
         }
+    }
+
+    /// <summary>
+    /// Ends an idle connection to make room for another host's under the connector's Limit: its end goes to the server
+    /// now, and it counts as closed (the connection is; only the handle remains until the transport, finding it ended
+    /// when it next looks at it, disposes it). Called under the connector's lock, when no request of its host can be
+    /// handed it; the caller counts it.
+    /// </summary>
+    public void EndForRoom()
+    {
+        Shutdown(Socket);
+        Interlocked.Exchange(ref _closed, 1);
     }
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -191,15 +231,17 @@ internal sealed class CountedNetworkStream : NetworkStream
     {
         if (Interlocked.Exchange(ref _closed, 1) == 0)
         {
-            _connector.ConnectionClosed(_key);
+            _connector.ConnectionClosed(_key, this);
         }
     }
 
     private void Capture()
     {
-        if (IsEstablished)
+        if (IsEstablished && ConnectionCapture.OnWrite(this) is { } writer && !ReferenceEquals(writer, _lastWriter))
         {
-            ConnectionCapture.OnWrite(this);
+            // The first write of another request: the connection is busy (no longer one to close for room).
+            _lastWriter = writer;
+            _connector.ConnectionBusy(this, writer.Lease);
         }
     }
 }
