@@ -45,7 +45,8 @@ internal static class ProxyTunnel
             if (status is < 200 or > 299)
             {
                 var line = head[..head.IndexOf('\r', StringComparison.Ordinal)];
-                var hint = status == 407
+                // 407 is the proxy's "authenticate"; some proxies (tinyproxy) answer wrong credentials with 401.
+                var hint = status is 401 or 407
                     ? proxy.Authorization is null ? " The proxy asks for credentials: give them as the user info of Proxy." : " The proxy refused the credentials of Proxy."
                     : string.Empty;
                 throw new ClientConnectorException(
