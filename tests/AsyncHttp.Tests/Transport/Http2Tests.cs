@@ -61,6 +61,23 @@ public sealed class Http2Tests
         {
             Assert.Equal("HTTP/1.1", await response.ReadAsStringAsync());
         }
+
+        // 20 streams at once over TLS share the h2 connection: h2 made two connections in all (one for the HTTP/1.1 request).
+        var streams = Enumerable.Range(0, 20).Select(i => h2.GetAsync(server.Url($"hold?id=tls{i}"))).ToList();
+        await server.WhenArrivals(20);
+        Assert.Equal((20, 2), (h2.Connector.Stats.InUse, h2.Connector.Stats.OpenConnections));
+        for (var i = 0; i < 20; i++)
+        {
+            server.Open($"tls{i}");
+        }
+
+        foreach (var stream in streams)
+        {
+            await using var response = await stream.WaitAsync(TestServer.Patience);
+            Assert.StartsWith("done:tls", await response.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, h2.Connector.Stats.ConnectionsOpened);
     }
 
     [Fact]

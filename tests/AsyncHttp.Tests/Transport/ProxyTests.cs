@@ -188,6 +188,26 @@ public sealed class ProxyTests(ProxyFixture fixture) : IClassFixture<ProxyFixtur
         Assert.Equal((0, 0), (wrong.Connector.Stats.InUse, wrong.Connector.Stats.Waiting));
     }
 
+    [Theory]
+    [InlineData("http")]
+    [InlineData("https")]
+    public async Task ProxyUnreachable_FailsWithClientConnectorExceptionNamingItWithoutCredentials(string scheme)
+    {
+        var logs = new CapturingLoggerProvider();
+        var port = LoopbackSockets.ClosedPort();
+        await using var session = Session(new Uri($"http://{ProxyFixture.User}:{ProxyFixture.Password}@127.0.0.1:{port}"), logs: logs);
+        var url = scheme == "http" ? fixture.HttpA.Url("ok") : fixture.Tls.Url("ok");
+
+        var error = await Assert.ThrowsAsync<ClientConnectorException>(() => session.GetAsync(url));
+
+        Assert.Contains($"via http://127.0.0.1:{port}", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(ProxyFixture.Password, error.ToString(), StringComparison.Ordinal);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 1009 && e.Message.Contains($"via http://127.0.0.1:{port}", StringComparison.Ordinal));
+        Assert.All(logs.Entries, e => Assert.DoesNotContain(ProxyFixture.Password, e.Message, StringComparison.Ordinal));
+        var stats = session.Connector.Stats;
+        Assert.Equal((0, 0, 0), (stats.InUse, stats.Waiting, stats.OpenConnections));
+    }
+
     [Fact]
     public async Task TrustEnv_ReadsTheEnvironmentPerConnector_NoProxyGoesDirect_OffByDefault()
     {
