@@ -3,7 +3,10 @@ using AsyncHttp.Internal;
 namespace AsyncHttp;
 
 // The connections of the connector's transport, counted per host for every session on it, and bounded: per server by
-// the transport's own cap, and in total by the connector's Limit, idle connections included.
+// the transport's own cap, and in total by the connector's Limit, idle connections included. With HTTP/1.x a connection
+// carries one request at a time, so a slot is a connection; with HTTP/2 a slot is a stream, and a connection carries
+// several: the room reserved here is for connections, whatever their protocol, and the bound per server is the same,
+// since the transport opens an HTTP/2 connection only for a stream that finds no room on the others.
 public sealed partial class Connector
 {
     // Connects waiting for room, oldest first: per server (a connection to that server still closing) or in total (the
@@ -17,6 +20,20 @@ public sealed partial class Connector
 
     // Idle connections ended for a waiting connect, whose close the transport has yet to count.
     private int _endingForRoom;
+
+    // Connections made since the connector was created: with HTTP/2, far fewer than requests.
+    private long _connectionsOpened;
+
+    /// <summary>
+    /// The connector's transport and its settings: the current generation's (a request keeps the version it started with).
+    /// </summary>
+    internal TransportSettings TransportSettings => Volatile.Read(ref _transport).Settings;
+
+    /// <summary>The proxy a request to <paramref name="url"/> goes through, as its host key names it; null when none.</summary>
+    internal string? ProxyFor(Uri url) => Volatile.Read(ref _transport).Proxies?.RouteFor(url)?.Name;
+
+    /// <summary>A connection was made (its socket connected), to be counted in <see cref="ConnectorStats.ConnectionsOpened"/>.</summary>
+    internal void ConnectionOpened() => Interlocked.Increment(ref _connectionsOpened);
 
     /// <summary>
     /// Counts one more connection to <paramref name="key"/> as open, from before it is made: at once while the server

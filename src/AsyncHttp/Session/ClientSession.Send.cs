@@ -187,6 +187,9 @@ public sealed partial class ClientSession
             request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
         }
 
+        // The connector's HTTP version, unless the call or the message asks for its own; redirect hops keep it.
+        Admission.ApplyVersion(request, options, Connector.TransportSettings);
+
         // Only a request with a body waits for 100 Continue (RFC 9110 §10.1.1); a redirect hop that drops the body drops it.
         if (request.Content is not null && (options?.ExpectContinue ?? session.ExpectContinue))
         {

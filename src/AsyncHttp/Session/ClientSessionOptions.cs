@@ -21,6 +21,11 @@ public sealed class ClientSessionOptions
     private RemoteCertificateValidationCallback? _serverCertificateValidationCallback;
     private Func<ClientTransportContext, HttpMessageHandler>? _transportFactory;
     private TimeSpan _expectContinueTimeout = ClientSessionDefaults.ExpectContinueTimeout;
+    private Version _version = ClientSessionDefaults.Version;
+    private HttpVersionPolicy _versionPolicy = ClientSessionDefaults.VersionPolicy;
+    private Uri? _proxy;
+    private bool _trustEnv;
+    private TimeSpan? _happyEyeballsDelay = ClientSessionDefaults.HappyEyeballsDelay;
 
     [Flags]
     private enum Assigned
@@ -35,6 +40,11 @@ public sealed class ClientSessionOptions
         ServerCertificateValidationCallback = 1 << 6,
         TransportFactory = 1 << 7,
         ExpectContinueTimeout = 1 << 8,
+        Version = 1 << 9,
+        VersionPolicy = 1 << 10,
+        Proxy = 1 << 11,
+        TrustEnv = 1 << 12,
+        HappyEyeballsDelay = 1 << 13,
     }
 
     /// <summary>The settings that shape a connection, with their configuration keys: on a shared connector, the connector's.</summary>
@@ -48,6 +58,11 @@ public sealed class ClientSessionOptions
         (Assigned.ServerCertificateValidationCallback, nameof(ServerCertificateValidationCallback)),
         (Assigned.TransportFactory, nameof(TransportFactory)),
         (Assigned.ExpectContinueTimeout, nameof(ExpectContinueTimeout)),
+        (Assigned.Version, nameof(Version)),
+        (Assigned.VersionPolicy, nameof(VersionPolicy)),
+        (Assigned.Proxy, nameof(Proxy)),
+        (Assigned.TrustEnv, nameof(TrustEnv)),
+        (Assigned.HappyEyeballsDelay, nameof(HappyEyeballsDelay)),
     ];
 
     /// <summary>
@@ -87,8 +102,10 @@ public sealed class ClientSessionOptions
     /// A session on a shared connector keeps its own headers, base address, cookies, timeouts, middlewares and
     /// <see cref="Limit"/>, <see cref="LimitPerHost"/> and <see cref="QueueLimit"/> as caps inside the pool; the
     /// settings that shape a connection (<see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
-    /// <see cref="DnsCacheTtl"/>, <see cref="MaxResponseHeadersLength"/>, the certificate settings and
-    /// <see cref="TransportFactory"/>) are the connector's, and setting one on the session is an error.
+    /// <see cref="DnsCacheTtl"/>, <see cref="MaxResponseHeadersLength"/>, <see cref="ExpectContinueTimeout"/>,
+    /// <see cref="Version"/>, <see cref="VersionPolicy"/>, <see cref="Proxy"/>, <see cref="TrustEnv"/>,
+    /// <see cref="HappyEyeballsDelay"/>, the certificate settings and <see cref="TransportFactory"/>) are the
+    /// connector's, and setting one on the session is an error.
     /// </remarks>
     /// <value>None: the session owns its connector, configured by the settings here.</value>
     public string? Connector { get; set; }
@@ -216,6 +233,51 @@ public sealed class ClientSessionOptions
     {
         get => _expectContinueTimeout;
         set => Assign(ref _expectContinueTimeout, value, Assigned.ExpectContinueTimeout);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.Version"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.Version"/>.</remarks>
+    /// <value>1.1.</value>
+    public Version Version
+    {
+        get => _version;
+        set => Assign(ref _version, value, Assigned.Version);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.VersionPolicy"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.VersionPolicy"/>.</remarks>
+    /// <value><see cref="HttpVersionPolicy.RequestVersionOrLower"/>.</value>
+    public HttpVersionPolicy VersionPolicy
+    {
+        get => _versionPolicy;
+        set => Assign(ref _versionPolicy, value, Assigned.VersionPolicy);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.Proxy"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.Proxy"/>.</remarks>
+    /// <value>None: requests go to their hosts directly (or as <see cref="TrustEnv"/> says).</value>
+    public Uri? Proxy
+    {
+        get => _proxy;
+        set => Assign(ref _proxy, value, Assigned.Proxy);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.TrustEnv"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.TrustEnv"/>.</remarks>
+    /// <value><see langword="false"/>: the environment is ignored.</value>
+    public bool TrustEnv
+    {
+        get => _trustEnv;
+        set => Assign(ref _trustEnv, value, Assigned.TrustEnv);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.HappyEyeballsDelay"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.HappyEyeballsDelay"/>.</remarks>
+    /// <value>250 milliseconds.</value>
+    public TimeSpan? HappyEyeballsDelay
+    {
+        get => _happyEyeballsDelay;
+        set => Assign(ref _happyEyeballsDelay, value, Assigned.HappyEyeballsDelay);
     }
 
     /// <summary>
@@ -352,6 +414,7 @@ public sealed class ClientSessionOptions
         }
 
         ConnectorOptions.ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength, ExpectContinueTimeout);
+        ConnectorOptions.ValidateProtocols(errors, Version, VersionPolicy, Proxy, HappyEyeballsDelay);
         if (MaxResponseContentBufferSize <= 0)
         {
             errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");

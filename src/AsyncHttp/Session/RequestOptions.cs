@@ -27,4 +27,14 @@ public sealed class RequestOptions
     /// takes <see cref="ClientSessionOptions.ExpectContinue"/>. A request without a body never sends it.
     /// </summary>
     public bool? ExpectContinue { get; set; }
+
+    /// <summary>
+    /// The HTTP version this request asks for (<c>2.0</c> for HTTP/2), instead of the connector's
+    /// <see cref="ConnectorOptions.Version"/>; unset takes the connector's, as does an <see cref="HttpRequestMessage"/>
+    /// left at its default version and policy. Redirect hops keep it.
+    /// </summary>
+    public Version? Version { get; set; }
+
+    /// <summary>How <see cref="Version"/> is negotiated for this request; unset takes the connector's <see cref="ConnectorOptions.VersionPolicy"/>.</summary>
+    public HttpVersionPolicy? VersionPolicy { get; set; }
 }

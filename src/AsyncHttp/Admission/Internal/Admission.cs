@@ -34,7 +34,9 @@ internal sealed class Admission
     /// <exception cref="QueueFullException">The queue is full; counted and logged.</exception>
     public ValueTask<Connector.SlotLease> AcquireAsync(HttpRequestMessage request, CancellationToken cancellationToken, Deadline? deadline = null)
     {
-        var key = HostKey.From(request.RequestUri!);
+        // Through a proxy, the proxy is part of the host's key: the host's connections are the proxy's (or its tunnels).
+        var url = request.RequestUri!;
+        var key = HostKey.From(url, _member.Connector.ProxyFor(url));
         ValueTask<Connector.SlotLease> acquire;
         try
         {
@@ -70,6 +72,11 @@ internal sealed class Admission
         try
         {
             context?.Holds(lease);
+            if (context is null)
+            {
+                // A message no session request prepared (a middleware's own): the connector's version, unless it asks for its own.
+                ApplyVersion(request, null, _member.Connector.TransportSettings);
+            }
 
             // With SockRead set, the wait for the response starts once the content has been sent: the transport sends
             // a stand-in that says when, and the request gets its own content back afterwards. A request without
@@ -124,6 +131,22 @@ internal sealed class Admission
         }
 
         return Carry(lease, request, response, context, wrap);
+    }
+
+    /// <summary>
+    /// Sets the HTTP version <paramref name="request"/> asks for: <paramref name="options"/>' own, else the message's own
+    /// when it is not at <see cref="HttpRequestMessage"/>'s defaults (1.1, or lower), else the connector's.
+    /// </summary>
+    public static void ApplyVersion(HttpRequestMessage request, RequestOptions? options, TransportSettings connector)
+    {
+        var own = !TransportSettings.HasDefaultVersion(request);
+        if (own && options?.Version is null && options?.VersionPolicy is null)
+        {
+            return;
+        }
+
+        request.Version = options?.Version ?? (own ? request.Version : connector.Version);
+        request.VersionPolicy = options?.VersionPolicy ?? (own ? request.VersionPolicy : connector.VersionPolicy);
     }
 
     /// <summary>

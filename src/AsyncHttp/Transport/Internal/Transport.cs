@@ -14,34 +14,50 @@ namespace AsyncHttp.Internal;
 internal static class Transport
 {
     /// <param name="options">The connection settings.</param>
+    /// <param name="proxies">The proxy each request goes through, if any (<see cref="ProxySelection.From"/> of <paramref name="options"/>).</param>
     /// <param name="connector">The connector that owns the transport and counts its connections.</param>
     /// <param name="time">The connector's clock.</param>
     /// <param name="telemetry">
     /// Where a connection reports when no session sent the request that opened it; one a session sent reports to that
     /// session (its traces, its log).
     /// </param>
-    public static HttpMessageHandler Create(TransportSettings options, Connector connector, TimeProvider time, SessionTelemetry telemetry)
+    public static HttpMessageHandler Create(TransportSettings options, ProxySelection? proxies, Connector connector, TimeProvider time, SessionTelemetry telemetry)
     {
         if (CustomTransport.Create(options, connector.Name, time) is { } custom)
         {
             return new HeaderGuard(custom);
         }
 
-        var dns = new DnsCache(options.DnsCacheTtl, time);
+        foreach (var ignored in proxies?.Ignored ?? [])
+        {
+            telemetry.ProxyIgnored(ignored);
+        }
+
+        var dns = new DnsCache(options.DnsCacheTtl, time, options.Resolver);
 
         // Cancelled when the transport is disposed: a connection still being established then closes (the handler
         // would let it run on for its pending-connection timeout, 5 s by default, after the session has closed).
         var closing = new CancellationTokenSource();
         var handler = new SocketsHttpHandler
         {
-            // Admission bounds requests in flight; this bounds the connections behind them (see ConnectionsPerServerFor).
+            // Admission bounds requests in flight; this bounds the HTTP/1.x connections behind them (see
+            // ConnectionsPerServerFor). A connection to a proxy carries requests to any host: Limit bounds those.
             // A reload that changes the limits builds a new transport.
-            MaxConnectionsPerServer = options.ConnectionsPerServer,
+            MaxConnectionsPerServer = proxies is null ? options.ConnectionsPerServer : options.ConnectionsPerProxy,
+
+            // With HTTP/2 a slot is a stream. One connection per host would queue the streams beyond the server's
+            // SETTINGS_MAX_CONCURRENT_STREAMS inside the handler, out of sight of admission: another connection opens
+            // instead, so every admitted request is on the wire.
+            EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = options.ForceClose ? TimeSpan.Zero : options.KeepAliveTimeout,
             PooledConnectionLifetime = options.ForceClose ? TimeSpan.Zero : System.Threading.Timeout.InfiniteTimeSpan,
             AllowAutoRedirect = false,
             UseCookies = false,
-            UseProxy = false,
+
+            // The connector's proxies only, never the process's (HttpClient.DefaultProxy): the handler sends requests to
+            // http URLs through it; https ones tunnel in the connect callback.
+            UseProxy = proxies is not null,
+            Proxy = proxies,
             // Decoding happens above admission (DecodingStream), so the decoded size can be capped.
             AutomaticDecompression = DecompressionMethods.None,
             MaxResponseHeadersLength = options.MaxResponseHeadersLength,
@@ -50,9 +66,10 @@ internal static class Transport
             // A body not read to its end is closed with its response, as aiohttp closes it, never drained in the
             // background: a drain would keep the connection open after its slot went back, and the next request would
             // open another (Limit = 2 once held 20 connections open this way). With no drain allowed, disposing the
-            // content disposes the connection at once, unless the rest of the body is already in its buffer.
+            // content disposes the connection at once, unless the rest of the body is already in its buffer. (HTTP/2
+            // resets the stream instead; its connection carries on.)
             MaxResponseDrainSize = 0,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options, dns, time, TelemetryOf(context.InitialRequestMessage, telemetry), closing.Token, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options, proxies, dns, time, TelemetryOf(context.InitialRequestMessage, telemetry), closing.Token, cancellationToken),
             // The transport's System.Net.Http metrics go to the connector's meter factory (the host's), as IHttpClientFactory's do.
             MeterFactory = telemetry.Metrics.MeterFactory,
             PlaintextStreamFilter = static (context, _) => ConnectAttempt.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
@@ -69,17 +86,25 @@ internal static class Transport
             handler.SslOptions.RemoteCertificateValidationCallback = validate;
         }
 
-        return new HeaderGuard(handler, onDisposed: closing.Cancel);
+        HttpMessageHandler wire = proxies is { HasCredentials: true } ? new ProxyAuthorizationHandler(handler, proxies) : handler;
+        return new HeaderGuard(wire, onDisposed: closing.Cancel);
     }
 
     /// <summary>The session that sent <paramref name="request"/> reports its connection; <paramref name="connector"/>'s telemetry otherwise.</summary>
     private static SessionTelemetry TelemetryOf(HttpRequestMessage request, SessionTelemetry connector)
         => RequestContext.Of(request)?.Session.Telemetry ?? connector;
 
+    /// <summary>
+    /// Makes a connection for the handler: to the host, to the proxy for a request to an http URL through one (the
+    /// handler sends the request to the proxy), or a <c>CONNECT</c> tunnel through the proxy for an https URL (the handler
+    /// then does TLS with the host over it). One <see cref="ConnectAttempt"/>, keyed by the request, covers the
+    /// reservation, DNS, the address attempts (Happy Eyeballs), the tunnel and the TLS handshake.
+    /// </summary>
     private static async ValueTask<Stream> ConnectAsync(
         SocketsHttpConnectionContext context,
         Connector connector,
         TransportSettings settings,
+        ProxySelection? proxies,
         DnsCache dns,
         TimeProvider time,
         SessionTelemetry telemetry,
@@ -89,7 +114,17 @@ internal static class Transport
         var request = context.InitialRequestMessage;
         var requestContext = RequestContext.Of(request);
         var endPoint = context.DnsEndPoint;
-        var key = new HostKey(request.RequestUri?.Scheme ?? Uri.UriSchemeHttp, endPoint.Host, endPoint.Port);
+        var scheme = request.RequestUri?.Scheme ?? Uri.UriSchemeHttp;
+        var proxy = request.RequestUri is { } url ? proxies?.RouteFor(url) : null;
+
+        // Where the socket goes, and what its connection counts under: the host's (its tunnel's, through a proxy), or,
+        // for requests the handler sends to a proxy, the proxy's own entry (those connections carry any host's requests).
+        var tunnel = proxy is not null && scheme == Uri.UriSchemeHttps;
+        var (key, host, port, perServer) = proxy is null
+            ? (new HostKey(scheme, endPoint.Host, endPoint.Port), endPoint.Host, endPoint.Port, settings.ConnectionsPerServer)
+            : tunnel
+                ? (new HostKey(scheme, endPoint.Host, endPoint.Port, proxy.Name), proxy.Host, proxy.Port, settings.ConnectionsPerServer)
+                : (new HostKey(Uri.UriSchemeHttp, proxy.Host, proxy.Port, proxy.Name), endPoint.Host, endPoint.Port, settings.ConnectionsPerProxy);
 
         // SockConnect is the request's own (sessions of different timeouts may share a transport); the transport's
         // setting is only for a request the session did not send (a middleware's own message).
@@ -104,63 +139,80 @@ internal static class Transport
         CountedNetworkStream? connection = null;
         try
         {
-            await connector.ReserveConnectionAsync(key, settings.ConnectionsPerServer, attempt.Token).ConfigureAwait(false);
+            await connector.ReserveConnectionAsync(key, perServer, attempt.Token).ConfigureAwait(false);
             reserved = true;
             var started = time.GetTimestamp();
             telemetry.Trace(TraceEventKind.ConnectionCreateStart, request.Method, request.RequestUri, endPoint.Host);
             IPAddress[] addresses;
             try
             {
-                addresses = await dns.ResolveAsync(endPoint.Host, telemetry, attempt.Token).ConfigureAwait(false);
+                addresses = await dns.ResolveAsync(host, telemetry, attempt.Token).ConfigureAwait(false);
             }
             catch (SocketException ex)
             {
-                throw new ClientConnectorException($"Cannot resolve host '{endPoint.Host}': {ex.Message}", ex, HttpRequestError.NameResolutionError);
+                throw new ClientConnectorException($"Cannot resolve host '{host}': {ex.Message}", ex, HttpRequestError.NameResolutionError);
+            }
+
+            if (addresses.Length == 0)
+            {
+                throw new ClientConnectorException($"Host '{host}' resolved to no address.", null, HttpRequestError.NameResolutionError);
             }
 
             attempt.BeginAddressAttempts();
-            Exception? last = null;
-            foreach (var address in addresses)
+            Socket socket;
+            try
             {
-                var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), attempt.Token).ConfigureAwait(false);
-                }
-                catch (SocketException ex)
-                {
-                    CountedNetworkStream.Close(socket);
-                    last = new ClientConnectorException($"Cannot connect to {key} ({address}): {ex.Message}", ex);
-                    continue;
-                }
-                catch
-                {
-                    CountedNetworkStream.Close(socket);
-                    throw;
-                }
-
-                // The handler establishes the connection on this stream (TLS) once it is returned; until it has, the
-                // attempt's deadlines and cancellation still apply, and close the stream when they end it.
-                connection = new CountedNetworkStream(socket, connector, key);
-                attempt.Connected(connection);
-                telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
-                return connection;
+                socket = await HappyEyeballs.ConnectAsync(
+                    addresses,
+                    port,
+                    settings.HappyEyeballsDelay,
+                    time,
+                    (address, ex) => new ClientConnectorException($"Cannot connect to {key.Describe()} ({address}): {ex.Message}", ex),
+                    attempt.Token).ConfigureAwait(false);
+            }
+            catch (ClientConnectorException ex)
+            {
+                telemetry.ConnectFailed(key, ex);
+                throw;
             }
 
-            last ??= new ClientConnectorException($"Host '{endPoint.Host}' resolved to no address.", null, HttpRequestError.NameResolutionError);
-            telemetry.ConnectFailed(key, last);
-            throw last;
+            // The handler establishes the connection on this stream (TLS) once it is returned; until it has, the
+            // attempt's deadlines and cancellation still apply, and close the stream when they end it.
+            connection = new CountedNetworkStream(socket, connector, key);
+            connector.ConnectionOpened();
+            attempt.Connected(connection);
+            if (tunnel)
+            {
+                try
+                {
+                    await ProxyTunnel.EstablishAsync(connection, proxy!, endPoint.Host, endPoint.Port, settings.MaxResponseHeadersLength * 1024, attempt.Token).ConfigureAwait(false);
+                }
+                catch (ClientConnectorException ex)
+                {
+                    telemetry.ConnectFailed(key, ex);
+                    throw;
+                }
+            }
+
+            telemetry.Trace(TraceEventKind.ConnectionCreateEnd, request.Method, request.RequestUri, endPoint.Host, elapsed: time.GetElapsedTime(started));
+            return connection;
+        }
+        catch (Exception ex) when (connection is not null)
+        {
+            // The tunnel failed, or a trace callback did, after the socket was connected: the stream closes, and gives
+            // its room back (its attempt ends with it). A deadline that closed it is the reason, not the read it failed.
+            await connection.DisposeAsync().ConfigureAwait(false);
+            if (attempt.Expired is { } timeout && ex is not ClientTimeoutException)
+            {
+                throw timeout;
+            }
+
+            throw;
         }
         catch (OperationCanceledException) when (attempt.Expired is { } timeout)
         {
             // A deadline of the attempt passed (it was counted when it fired): the reason, not the cancellation it caused.
             throw timeout;
-        }
-        catch when (connection is not null)
-        {
-            // A trace callback failed after the socket was connected: the stream closes, and gives its room back.
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
         }
         finally
         {
