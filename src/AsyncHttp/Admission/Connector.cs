@@ -78,7 +78,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
         Time = time;
         _telemetry = telemetry;
         var settings = TransportSettings.From(options);
-        _transport = new TransportGeneration(settings, Transport.Create(settings, this, time, telemetry));
+        _transport = TransportGeneration.Create(settings, this, time, telemetry);
         _deadlines = new DeadlineLanes(time, ExpireWaiters);
         _limiters = [.. options.Limiters];
         SetLimits(options.Limit, options.LimitPerHost, options.QueueLimit);
@@ -133,6 +133,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                             Address = host.Key.Address,
                             Port = host.Key.Port,
                             PausedFor = host.PausedUntil == 0 ? TimeSpan.Zero : Time.GetElapsedTime(Time.GetTimestamp(), host.PausedUntil),
+                            Proxy = host.Key.Proxy,
                         });
                     }
                 }
@@ -146,6 +147,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                 return new ConnectorStats(_limit, _limitPerHost, _queueLimit, _inUse, _waiting, _openConnections, hosts)
                 {
                     Name = Name,
+                    ConnectionsOpened = Volatile.Read(ref _connectionsOpened),
                     OldestWait = OldestWait(member: null),
                     WaitingForPermit = WaitingForPermit(member: null),
                     Sessions = sessions,
@@ -217,7 +219,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                     ThrowIfClosed();
                 }
 
-                built = new TransportGeneration(settings, Transport.Create(settings, this, Time, _telemetry));
+                built = TransportGeneration.Create(settings, this, Time, _telemetry);
             }
 
             lock (_lock)
