@@ -22,11 +22,12 @@ public static class ClientSessionResiliencePredicates
     /// <summary>
     /// True for a session's refusal of a request, which sending it again would not cure and would only add to the load
     /// that caused it: <see cref="QueueFullException"/> (the session's queue is at its
-    /// <see cref="ClientSessionOptions.QueueLimit"/>) and <see cref="SessionClosedException"/> (the session is closing).
+    /// <see cref="ClientSessionOptions.QueueLimit"/>), <see cref="RateLimitRejectedException"/> (a limiter of admission
+    /// refused a permit) and <see cref="SessionClosedException"/> (the session is closing).
     /// </summary>
     /// <param name="exception">The exception of an attempt, if it failed.</param>
     /// <returns><see langword="true"/> for the session's own rejections.</returns>
-    public static bool IsSessionRejection(Exception? exception) => exception is QueueFullException or SessionClosedException;
+    public static bool IsSessionRejection(Exception? exception) => exception is QueueFullException or RateLimitRejectedException or SessionClosedException;
 
     /// <summary>
     /// <see cref="HttpClientResiliencePredicates.IsTransient(Outcome{HttpResponseMessage})"/> without the session's own

@@ -37,7 +37,9 @@ public sealed class ConfigurationBindingTests
           "VersionPolicy": "RequestVersionOrLower",
           "Proxy": "{upstream}",
           "TrustEnv": true,
-          "HappyEyeballsDelay": "00:00:00.100"
+          "HappyEyeballsDelay": "00:00:00.100",
+          "RetryAfter": true,
+          "MaxRetryAfter": "00:00:09"
         }
         """;
 
@@ -83,6 +85,7 @@ public sealed class ConfigurationBindingTests
         Assert.Equal(HttpVersionPolicy.RequestVersionOrLower, bulk.VersionPolicy);
         Assert.True(bulk.TrustEnv);
         Assert.Equal(TimeSpan.FromMilliseconds(100), bulk.HappyEyeballsDelay);
+        Assert.Equal((true, TimeSpan.FromSeconds(9)), (bulk.RetryAfter, bulk.MaxRetryAfter));
 
         // The upstream serves as the proxy too: Kestrel answers the absolute-form requests a plain-HTTP proxy gets.
         Assert.Equal(upstream.BaseAddress, bulk.Proxy);
@@ -116,6 +119,7 @@ public sealed class ConfigurationBindingTests
             .Where(p => p.CanWrite
                 && p.Name != nameof(ClientSessionOptions.ServerCertificateValidationCallback)
                 && p.Name != nameof(ClientSessionOptions.TransportFactory)
+                && p.Name != nameof(ClientSessionOptions.Limiters)
 
                 // A session on a shared connector cannot take the connection settings above: SharedConnectorHostTests binds it.
                 && p.Name != nameof(ClientSessionOptions.Connector))

@@ -17,6 +17,7 @@ public sealed class PackageMetadataTests(PackageFeed feed)
     [InlineData("AsyncHttp.Extensions")]
     [InlineData("AsyncHttp.Testing")]
     [InlineData("AsyncHttp.HttpClientFactory")]
+    [InlineData("AsyncHttp.Extensions.Redis")]
     public void Nuspec_EveryPackage_CarriesLicenceReadmeRepositoryAndDescription(string id)
     {
         var metadata = Metadata(id);
@@ -46,7 +47,7 @@ public sealed class PackageMetadataTests(PackageFeed feed)
         var extensions = Dependencies("AsyncHttp.Extensions");
         var testing = Dependencies("AsyncHttp.Testing");
 
-        Assert.Equal(new Dictionary<string, string> { ["Microsoft.Extensions.Logging.Abstractions"] = "10.0.0" }, core);
+        Assert.Equal(new Dictionary<string, string> { ["Microsoft.Extensions.Logging.Abstractions"] = "10.0.0", ["System.Threading.RateLimiting"] = "10.0.0" }, core);
 
         // Extensions uses public API only: this AsyncHttp or a later one.
         Assert.Equal(feed.Version, extensions["AsyncHttp"]);
@@ -69,6 +70,18 @@ public sealed class PackageMetadataTests(PackageFeed feed)
                 ["Microsoft.Extensions.Http.Resilience"] = "10.0.0",
             },
             Dependencies("AsyncHttp.HttpClientFactory"));
+
+        // The Redis limits: public API only, StackExchange.Redis, and the lowest Microsoft.Extensions.* they need.
+        Assert.Equal(
+            new Dictionary<string, string>
+            {
+                ["AsyncHttp"] = feed.Version,
+                ["AsyncHttp.Extensions"] = feed.Version,
+                ["StackExchange.Redis"] = "2.8.16",
+                ["Microsoft.Extensions.Configuration.Binder"] = "10.0.0",
+                ["Microsoft.Extensions.Options"] = "10.0.0",
+            },
+            Dependencies("AsyncHttp.Extensions.Redis"));
     }
 
     [Theory]
@@ -76,6 +89,7 @@ public sealed class PackageMetadataTests(PackageFeed feed)
     [InlineData("AsyncHttp.Extensions")]
     [InlineData("AsyncHttp.Testing")]
     [InlineData("AsyncHttp.HttpClientFactory")]
+    [InlineData("AsyncHttp.Extensions.Redis")]
     public void Symbols_EveryPackage_HasAPdbWithSourceLinkToTheRepository(string id)
     {
         using var symbols = ZipFile.OpenRead(feed.PackagePath(id, "snupkg"));

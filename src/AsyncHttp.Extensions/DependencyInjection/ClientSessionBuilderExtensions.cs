@@ -127,6 +127,26 @@ public static class ClientSessionBuilderExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Adds a limiter the session's requests must pass besides a slot (<see cref="ClientSessionOptions.Limiters"/>): a
+    /// concurrency budget held until the response is released, or a rate budget, local or distributed. The factory runs
+    /// once, when the session is created; the limiter lives as long as the session, and the host disposes it after the
+    /// session closes.
+    /// </summary>
+    /// <param name="builder">The session builder.</param>
+    /// <param name="factory">Makes the limiter, from the application's root service provider.</param>
+    /// <returns>The builder.</returns>
+    /// <example>
+    /// <c>.AddLimiter(_ =&gt; AdmissionLimiter.Create(new ConcurrencyLimiter(new() { PermitLimit = 10, QueueLimit = 1 })))</c>
+    /// </example>
+    public static IClientSessionBuilder AddLimiter(this IClientSessionBuilder builder, Func<IServiceProvider, AdmissionLimiter> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        CatalogOf(builder).LimitersOf(builder.Name).Add(factory);
+        return builder;
+    }
+
     private static ClientSessionCatalog CatalogOf(IClientSessionBuilder builder)
         // A builder made elsewhere (a wrapper, a test double) is registered here first, which is idempotent.
         => builder is ClientSessionBuilder own ? own.Catalog : ((ClientSessionBuilder)builder.Services.AddClientSession(builder.Name)).Catalog;

@@ -45,6 +45,9 @@ internal sealed class ClientSessionCatalog
     /// <summary>The factories of the session's trace callbacks.</summary>
     public List<Func<IServiceProvider, ClientTrace>> TracesOf(string name) => _entries[name].Traces;
 
+    /// <summary>The factories of the session's limiters of admission.</summary>
+    public List<Func<IServiceProvider, AdmissionLimiter>> LimitersOf(string name) => _entries[name].Limiters;
+
     /// <summary>Finds the catalog of <paramref name="services"/>, adding it on first use.</summary>
     public static ClientSessionCatalog From(IServiceCollection services)
     {
@@ -77,5 +80,7 @@ internal sealed class ClientSessionCatalog
         public List<Func<IServiceProvider, DelegatingHandler>> Middlewares { get; } = [];
 
         public List<Func<IServiceProvider, ClientTrace>> Traces { get; } = [];
+
+        public List<Func<IServiceProvider, AdmissionLimiter>> Limiters { get; } = [];
     }
 }

@@ -14,6 +14,12 @@ internal static class OptionsBinding
 {
     private const string ProbeRoot = "probe";
 
+    /// <summary>
+    /// The key of a session's section that belongs to the packages of distributed limits (AsyncHttp.Extensions.Redis
+    /// binds <c>RateLimits</c> itself): the session's own binding passes over it.
+    /// </summary>
+    public const string RateLimitsKey = "RateLimits";
+
     private static readonly Action<BinderOptions> Strict = static binder => binder.ErrorOnUnknownConfiguration = true;
 
     /// <summary>The section at <paramref name="path"/> of the application's configuration; the whole of it for an empty path.</summary>
@@ -26,11 +32,11 @@ internal static class OptionsBinding
     /// <summary>Binds <paramref name="configuration"/> into <paramref name="options"/>.</summary>
     /// <returns>One message per bad key, naming its full path and never its value (it may be a secret); empty when all bind.</returns>
     public static List<string> Bind(IConfiguration configuration, ClientSessionOptions options)
-        => Bind(configuration, options, static (c, o) => c.Bind(o, Strict), static () => new ClientSessionOptions());
+        => Bind(WithoutRateLimits(configuration), options, static (c, o) => c.Bind(o, Strict), static () => new ClientSessionOptions(), PathOf(configuration));
 
     /// <inheritdoc cref="Bind(IConfiguration, ClientSessionOptions)"/>
     public static List<string> Bind(IConfiguration configuration, ConnectorOptions options)
-        => Bind(configuration, options, static (c, o) => c.Bind(o, Strict), static () => new ConnectorOptions());
+        => Bind(WithoutRateLimits(configuration), options, static (c, o) => c.Bind(o, Strict), static () => new ConnectorOptions(), PathOf(configuration));
 
     /// <param name="configuration">The section.</param>
     /// <param name="options">The options to bind into.</param>
@@ -39,7 +45,8 @@ internal static class OptionsBinding
     /// generator intercepts each Bind call with its type.
     /// </param>
     /// <param name="create">New options, for probing one key at a time.</param>
-    private static List<string> Bind<TOptions>(IConfiguration configuration, TOptions options, Action<IConfiguration, TOptions> bind, Func<TOptions> create)
+    /// <param name="section">The path of the section, as errors name it; null for the configuration root.</param>
+    private static List<string> Bind<TOptions>(IConfiguration configuration, TOptions options, Action<IConfiguration, TOptions> bind, Func<TOptions> create, string? section)
     {
         try
         {
@@ -51,7 +58,6 @@ internal static class OptionsBinding
             // At least one bad key: each is found below.
         }
 
-        var section = configuration is IConfigurationSection s ? s.Path : null;
         List<string> errors = [];
         List<KeyValuePair<string, string?>> good = [];
         foreach (var leaf in Leaves(configuration, prefix: null))
@@ -83,6 +89,18 @@ internal static class OptionsBinding
 
         return errors;
     }
+
+    private static string? PathOf(IConfiguration configuration) => configuration is IConfigurationSection section ? section.Path : null;
+
+    /// <summary>
+    /// The section without its <see cref="RateLimitsKey"/> child, which a limits package binds; the section itself when
+    /// it has none (the common case: no copy).
+    /// </summary>
+    private static IConfiguration WithoutRateLimits(IConfiguration configuration)
+        => !configuration.GetSection(RateLimitsKey).Exists()
+            ? configuration
+            : Probe(Leaves(configuration, prefix: null).Where(static l => !l.Key.StartsWith(RateLimitsKey + ConfigurationPath.KeyDelimiter, StringComparison.OrdinalIgnoreCase)
+                && !l.Key.Equals(RateLimitsKey, StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>Every key of <paramref name="node"/> that holds a value (JSON null included), relative to it.</summary>
     private static IEnumerable<KeyValuePair<string, string?>> Leaves(IConfiguration node, string? prefix)

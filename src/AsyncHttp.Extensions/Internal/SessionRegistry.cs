@@ -28,6 +28,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, Lock> _creating = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentBag<AdmissionLimiter> _limiters = [];
     private int _changes;
     private readonly CancellationTokenSource _disposing = new();
     private readonly IDisposable? _changeRegistration;
@@ -120,10 +121,21 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
 
             var middlewares = _catalog.MiddlewaresOf(name).Select(Bind);
             var traces = _catalog.TracesOf(name).Select(trace => trace(_services)).ToArray();
-            // A session on a shared connector runs on the connector's clock, which is this registry's too.
-            var session = options.Connector is { } shared && !string.IsNullOrWhiteSpace(shared)
-                ? new ClientSession(name, _connectors.Get(shared), options, _connectors.Time, _loggerFactory, middlewares, _meterFactory, traces)
-                : new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
+            options = WithLimiters(name, options);
+            ClientSession session;
+            try
+            {
+                // A session on a shared connector runs on the connector's clock, which is this registry's too.
+                session = options.Connector is { } shared && !string.IsNullOrWhiteSpace(shared)
+                    ? new ClientSession(name, _connectors.Get(shared), options, _connectors.Time, _loggerFactory, middlewares, _meterFactory, traces)
+                    : new ClientSession(name, options, _time, _loggerFactory, middlewares, _meterFactory, traces);
+            }
+            catch
+            {
+                DisposeLimiters(options.Limiters);
+                throw;
+            }
+
             lock (_gate)
             {
                 if (_closed || _disposed)
@@ -145,6 +157,45 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
             }
 
             return session;
+        }
+    }
+
+    /// <summary>
+    /// The options with the session's registered limiters (AddLimiter), made now, once per session: they live as long as
+    /// it does and are disposed after it closes.
+    /// </summary>
+    private ClientSessionOptions WithLimiters(string name, ClientSessionOptions options)
+    {
+        var factories = _catalog.LimitersOf(name);
+        if (factories.Count == 0)
+        {
+            return options;
+        }
+
+        var copy = options.Clone();
+        try
+        {
+            foreach (var factory in factories)
+            {
+                var limiter = factory(_services);
+                copy.Limiters.Add(limiter);
+                _limiters.Add(limiter);
+            }
+        }
+        catch
+        {
+            DisposeLimiters(copy.Limiters);
+            throw;
+        }
+
+        return copy;
+    }
+
+    private static void DisposeLimiters(IEnumerable<AdmissionLimiter> limiters)
+    {
+        foreach (var limiter in limiters)
+        {
+            limiter.Dispose();
         }
     }
 
@@ -235,6 +286,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
 
             // The shared connectors after the last session on them: their requests are done or aborted by now.
             await _connectors.CloseAsync(graceEnd.Token).ConfigureAwait(false);
+            await DisposeLimitersAsync().ConfigureAwait(false);
             Log.SessionsClosed(_logger, sessions.Length);
         }
     }
@@ -247,6 +299,7 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         }
 
         _connectors.Dispose();
+        DisposeLimiters(TakeLimiters());
     }
 
     public async ValueTask DisposeAsync()
@@ -257,6 +310,27 @@ internal sealed partial class SessionRegistry : ISessionRegistry, IAsyncDisposab
         }
 
         await _connectors.DisposeAsync().ConfigureAwait(false);
+        await DisposeLimitersAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The limiters made for the sessions, once: each is disposed once, after the sessions closed.</summary>
+    private List<AdmissionLimiter> TakeLimiters()
+    {
+        List<AdmissionLimiter> taken = [];
+        while (_limiters.TryTake(out var limiter))
+        {
+            taken.Add(limiter);
+        }
+
+        return taken;
+    }
+
+    private async Task DisposeLimitersAsync()
+    {
+        foreach (var limiter in TakeLimiters())
+        {
+            await limiter.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private ClientSession[] BeginDispose()

@@ -34,17 +34,21 @@ public sealed partial class Connector
     /// <param name="sessionName">The session's name.</param>
     /// <param name="caps">Its caps inside the pool, and its priority.</param>
     /// <param name="abort">Aborts its requests in flight when the connector closes under it; none for a session's own connector.</param>
-    internal ConnectorMember Join(string sessionName, SessionCaps caps, Action? abort = null)
+    /// <param name="limiters">The session's own limiters, which its requests must pass besides the connector's.</param>
+    internal ConnectorMember Join(string sessionName, SessionCaps caps, Action? abort = null, AdmissionLimiter[]? limiters = null)
     {
+        ConnectorMember member;
         lock (_lock)
         {
             ThrowIfClosed();
-            var member = new ConnectorMember(this, sessionName, abort) { Caps = caps, Level = LevelFor(caps.Priority) };
+            member = new ConnectorMember(this, sessionName, abort, limiters ?? []) { Caps = caps, Level = LevelFor(caps.Priority) };
             member.Level.Members++;
             _members.Add(member);
             AssertInvariants();
-            return member;
         }
+
+        Attach(member.Limiters);
+        return member;
     }
 
     /// <summary>
@@ -64,6 +68,8 @@ public sealed partial class Connector
             Dispatch();
             AssertInvariants();
         }
+
+        RunDeferred();
     }
 
     /// <summary>The numbers of one session on the connector.</summary>
@@ -75,6 +81,7 @@ public sealed partial class Connector
             return new SessionStats(member.SessionName, caps.Priority, caps.Limit, caps.LimitPerHost, caps.QueueLimit, member.InUse, member.Waiting)
             {
                 OldestWait = OldestWait(member),
+                WaitingForPermit = WaitingForPermit(member),
             };
         }
     }
@@ -118,6 +125,11 @@ public sealed partial class Connector
     /// <exception cref="QueueFullException">The connector's queue, or the session's share of it, is full.</exception>
     internal ValueTask<SlotLease> AcquireAsync(ConnectorMember member, HostKey key, CancellationToken cancellationToken, Deadline? deadline = null)
     {
+        if (_limiters.Length + member.Limiters.Length > 0)
+        {
+            PrepareLimiters(member, key);
+        }
+
         Waiter waiter;
         lock (_lock)
         {
@@ -131,7 +143,8 @@ public sealed partial class Connector
 
             // No barging: while the session has waiters for this host, a new request queues behind them. After each
             // dispatch no waiter can use a free slot, so a request that can is not taking one a waiter could have had.
-            if (share.WaiterCount == 0 && HasRoom(share))
+            var room = share.WaiterCount == 0 && HasRoom(share);
+            if (room && share.Gates.Length == 0)
             {
                 return new ValueTask<SlotLease>(Take(share));
             }
@@ -141,30 +154,47 @@ public sealed partial class Connector
                 return ValueTask.FromCanceled<SlotLease>(cancellationToken);
             }
 
-            if (_queueLimit > 0 && _waiting >= _queueLimit)
+            if (room)
+            {
+                // A slot is free but limiters must pass the request first: it waits for its permits as the queue's
+                // next request, which a limiter with a permit at hand grants before this call returns.
+                waiter = new Waiter(share, ++_sequence) { QueuedAt = Time.GetTimestamp() };
+                Enqueue(waiter);
+                if (deadline is { } at)
+                {
+                    _deadlines.Add(waiter, at);
+                }
+
+                Dispatch();
+                AssertInvariants();
+            }
+            else if (_queueLimit > 0 && _waiting >= _queueLimit)
             {
                 throw _owner is not null
                     ? new QueueFullException(member.SessionName, _queueLimit)
                     : new QueueFullException(member.SessionName, _queueLimit, $"The wait queue of connector '{Name}' is full ({_queueLimit} waiting, all sessions together); the request of session '{member.SessionName}' was rejected without waiting.");
             }
 
-            if (member.Caps.QueueLimit > 0 && member.Waiting >= member.Caps.QueueLimit)
+            else if (member.Caps.QueueLimit > 0 && member.Waiting >= member.Caps.QueueLimit)
             {
                 throw new QueueFullException(member.SessionName, member.Caps.QueueLimit);
             }
-
-            waiter = new Waiter(share, ++_sequence) { QueuedAt = Time.GetTimestamp() };
-            Enqueue(waiter);
-            if (deadline is { } due)
+            else
             {
-                _deadlines.Add(waiter, due);
-            }
+                waiter = new Waiter(share, ++_sequence) { QueuedAt = Time.GetTimestamp() };
+                Enqueue(waiter);
+                if (deadline is { } due)
+                {
+                    _deadlines.Add(waiter, due);
+                }
 
-            AssertInvariants();
+                AssertInvariants();
+            }
         }
 
         // Registered outside the lock: a token cancelled meanwhile runs the callback inline, and it takes the lock.
         waiter.RegisterCancellation(cancellationToken);
+        RunDeferred();
         return new ValueTask<SlotLease>(waiter, waiter.Version);
     }
 
@@ -198,6 +228,11 @@ public sealed partial class Connector
                 }
             }
 
+            foreach (var waiter in failed)
+            {
+                Dropped(waiter);
+            }
+
             if (member.InUse == 0)
             {
                 Leave(member);
@@ -210,6 +245,9 @@ public sealed partial class Connector
         {
             waiter.Fail(new SessionClosedException(member.SessionName));
         }
+
+        RunDeferred();
+        Detach(member.Limiters);
     }
 
     /// <summary>Completes when the connector has no slot in use.</summary>
@@ -253,9 +291,12 @@ public sealed partial class Connector
             }
 
             Unlink(waiter);
+            Dropped(waiter);
             AssertInvariants();
-            return true;
         }
+
+        RunDeferred();
+        return true;
     }
 
     private void ThrowIfClosed()
@@ -283,13 +324,15 @@ public sealed partial class Connector
             CloseVictims(GrantRooms());
             AssertInvariants();
         }
+
+        RunDeferred();
     }
 
     /// <summary>
     /// Counts a slot of <paramref name="share"/>'s host as taken by its session, on the current transport, and returns
     /// the lease that alone gives it back.
     /// </summary>
-    private SlotLease Take(HostShare share)
+    private SlotLease Take(HostShare share, System.Threading.RateLimiting.RateLimitLease?[]? permits = null)
     {
         _inUse++;
         share.Host.InUse++;
@@ -297,7 +340,7 @@ public sealed partial class Connector
         share.Member.InUse++;
         var transport = _transport;
         transport.Active++;
-        return new SlotLease(share, transport);
+        return new SlotLease(share, transport, permits);
     }
 
     /// <summary>
@@ -358,22 +401,30 @@ public sealed partial class Connector
             // The last slot of a retired transport came back: it closes its connections, outside the lock.
             transport.Dispose();
         }
+
+        RunDeferred();
     }
 
     /// <summary>True when a request of <paramref name="share"/>'s session to its host may take a slot now.</summary>
     private bool HasRoom(HostShare share) => (_limit == 0 || _inUse < _limit) && IsEligible(share);
 
-    /// <summary>The host's limit and the session's own caps let <paramref name="share"/> take a slot (the total aside).</summary>
+    /// <summary>
+    /// The host's limit, its pause (<c>Retry-After</c>) and the session's own caps let <paramref name="share"/> take a
+    /// slot (the total and the limiters aside).
+    /// </summary>
     private bool IsEligible(HostShare share)
-        => (_limitPerHost == 0 || share.Host.InUse < _limitPerHost) && share.Member.HasRoom(share);
+        => (_limitPerHost == 0 || share.Host.InUse < _limitPerHost) && share.Host.PausedUntil == 0 && share.Member.HasRoom(share);
 
     /// <summary>
     /// Hands free slots to waiters: each time to the oldest eligible head among the sessions of the highest priority
     /// that has one. O(sessions' hosts with waiters) per grant: every waiter of a share is held back by the same limits
-    /// as its head, so heads are all it looks at.
+    /// as its head, so heads are all it looks at. A head that would take the slot but lacks a limiter's permit does not
+    /// take it: the limiter is asked for a permit (<see cref="RequestPermits"/>) and the slot goes on to the next head
+    /// in order, so a request never holds a slot while it waits for a permit.
     /// </summary>
     private void Dispatch()
     {
+        var round = ++_dispatchRound;
         while (_waiting > 0 && (_limit == 0 || _inUse < _limit))
         {
             HostShare? best = null;
@@ -381,7 +432,7 @@ public sealed partial class Connector
             {
                 foreach (var share in level.Waiting)
                 {
-                    if ((best is null || share.Head!.Sequence < best.Head!.Sequence) && IsEligible(share))
+                    if ((best is null || share.Head!.Sequence < best.Head!.Sequence) && share.LacksPermitRound != round && IsEligible(share))
                     {
                         best = share;
                     }
@@ -400,8 +451,15 @@ public sealed partial class Connector
             }
 
             var waiter = best.Head!;
+            if (best.Gates.Length > 0 && !HoldsPermits(waiter))
+            {
+                best.LacksPermitRound = round;
+                RequestPermits(waiter);
+                continue;
+            }
+
             Unlink(waiter);
-            waiter.Grant(Take(best));
+            waiter.Grant(Take(best, waiter.Permits));
         }
 
         AssertNoEligibleWaiter();
@@ -448,11 +506,13 @@ public sealed partial class Connector
                 while (share.Head is { } waiter)
                 {
                     Unlink(waiter);
+                    Dropped(waiter);
                     failed.Add((waiter, share.Member.SessionName));
                 }
             }
         }
 
+        StopPermitsAndPauses();
         _deadlines.Stop();
         AssertInvariants();
         return failed;
@@ -474,6 +534,7 @@ public sealed partial class Connector
             {
                 (expired ??= []).Add((waiter, waiter.Lane!.Kind));
                 Unlink(waiter);
+                Dropped(waiter);
             }
 
             _deadlines.Rearm();
@@ -487,6 +548,8 @@ public sealed partial class Connector
                 waiter.Fail(new QueueDeadlineExceededException(kind));
             }
         }
+
+        RunDeferred();
     }
 
     /// <summary>
@@ -584,7 +647,12 @@ public sealed partial class Connector
             return last;
         }
 
-        var share = GetOrAddHost(key).ShareOf(member);
+        var share = GetOrAddHost(key).ShareOf(member, out var created);
+        if (created)
+        {
+            share.Gates = GatesOf(member, key);
+        }
+
         member.LastShare = share;
         return share;
     }
@@ -709,7 +777,15 @@ public sealed partial class Connector
         {
             foreach (var share in level.Waiting)
             {
-                Debug.Assert(!IsEligible(share), $"A waiter of session '{share.Member.SessionName}' for {share.Host.Key} could use a free slot.");
+                // One that lacks a permit may wait with a slot free, but only while its limiters are asked for one.
+                var eligible = IsEligible(share);
+                Debug.Assert(
+                    !eligible || (share.Gates.Length > 0 && !HoldsPermits(share.Head!)),
+                    $"A waiter of session '{share.Member.SessionName}' for {share.Host.Key} could use a free slot.");
+                if (eligible)
+                {
+                    AssertPermitsAsked(share);
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using AsyncHttp.Internal;
 
 namespace AsyncHttp;
@@ -15,25 +16,29 @@ public sealed partial class Connector
     /// Once the hop's response arrives, the lease carries its body: the transport's content, which
     /// <see cref="Release"/> disposes before the slot goes back. The transport closes a connection whose body was not
     /// read to its end in that dispose (it keeps no drain in the background), so a slot is never free while its
-    /// connection is still open.
+    /// connection is still open. The permits of the limiters the request passed (<see cref="AdmissionLimiter"/>) are held
+    /// by the lease too, and given back with the slot: the body is closed first, then the permits go back, then the slot.
     /// </remarks>
     internal sealed class SlotLease
     {
         private readonly HostShare _share;
         private readonly TransportGeneration _transport;
+        private readonly RateLimitLease?[]? _permits;
         private HttpContent? _body;
         private CountedNetworkStream? _sentOn;
         private int _uses;
 
         /// <summary>True once the hop wrote on a connection (guarded by the connector).</summary>
         public bool Bound;
+
         private ILeaseObserver? _observer;
         private int _released;
 
-        public SlotLease(HostShare share, TransportGeneration transport)
+        public SlotLease(HostShare share, TransportGeneration transport, RateLimitLease?[]? permits = null)
         {
             _share = share;
             _transport = transport;
+            _permits = permits;
         }
 
         /// <summary>The host whose slot this is.</summary>
@@ -44,6 +49,9 @@ public sealed partial class Connector
         /// reconfiguration builds a newer one meanwhile.
         /// </summary>
         public HttpMessageInvoker Transport => _transport.Invoker;
+
+        /// <summary>How many limiters' permits the lease holds with its slot.</summary>
+        public int Permits => _permits?.Length ?? 0;
 
         /// <summary>The transport's response content the slot carries, once the response has arrived.</summary>
         public HttpContent? Body => _body;
@@ -96,12 +104,33 @@ public sealed partial class Connector
             }
             finally
             {
-
-                _share.Host.Connector.Return(_share, _transport, this);
-                _observer?.OnReleased(this);
+                try
+                {
+                    // Before the slot: a waiter the slot goes to may need one of these permits.
+                    DisposePermits();
+                }
+                finally
+                {
+                    _share.Host.Connector.Return(_share, _transport, this);
+                    _observer?.OnReleased(this);
+                }
             }
 
             return true;
+        }
+
+        private void DisposePermits()
+        {
+            if (_permits is null)
+            {
+                return;
+            }
+
+            // A distributed limiter's lease gives its permit back off this path (AsyncHttp.Extensions.Redis's does).
+            foreach (var permit in _permits)
+            {
+                permit?.Dispose();
+            }
         }
     }
 }

@@ -80,8 +80,10 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
         var settings = TransportSettings.From(options);
         _transport = TransportGeneration.Create(settings, this, time, telemetry);
         _deadlines = new DeadlineLanes(time, ExpireWaiters);
+        _limiters = [.. options.Limiters];
         SetLimits(options.Limit, options.LimitPerHost, options.QueueLimit);
         _telemetry.Metrics.Register(this);
+        Attach(_limiters);
     }
 
     /// <summary>A connector for tests of admission alone: limits, no session, the system's defaults otherwise.</summary>
@@ -130,6 +132,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                             Scheme = host.Key.Scheme,
                             Address = host.Key.Address,
                             Port = host.Key.Port,
+                            PausedFor = host.PausedUntil == 0 ? TimeSpan.Zero : Time.GetElapsedTime(Time.GetTimestamp(), host.PausedUntil),
                             Proxy = host.Key.Proxy,
                         });
                     }
@@ -146,6 +149,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                     Name = Name,
                     ConnectionsOpened = Volatile.Read(ref _connectionsOpened),
                     OldestWait = OldestWait(member: null),
+                    WaitingForPermit = WaitingForPermit(member: null),
                     Sessions = sessions,
                 };
             }
@@ -267,6 +271,8 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
             waiter.Fail(new SessionClosedException(session, $"Connector '{Name}' of session '{session}' was closed before the request completed."));
         }
 
+        RunDeferred();
+
         _ = FinishCloseAsync(closing, cancellationToken);
         return closing.Task;
     }
@@ -309,6 +315,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
             }
 
             _telemetry.Metrics.Unregister(this);
+            Detach(_limiters);
             closing.TrySetResult();
         }
         catch (Exception ex)

@@ -133,6 +133,15 @@ public sealed class ConnectorOptions
     public Func<ClientTransportContext, HttpMessageHandler>? TransportFactory { get; set; }
 
     /// <summary>
+    /// Limiters every request on the connector must pass besides a slot, whichever session sends it: concurrency
+    /// permits held until the response is released, rate budgets, for all hosts or per host, local or distributed
+    /// (<see cref="AdmissionLimiter"/>). Code only; not bound from configuration. Taken when the connector is created:
+    /// <see cref="Connector.Reconfigure"/> keeps the connector's.
+    /// </summary>
+    /// <value>Empty.</value>
+    public IList<AdmissionLimiter> Limiters { get; set; } = [];
+
+    /// <summary>
     /// The <see cref="ClientTimeout.SockConnect"/> the socket layer applies to each connect. A session that owns its
     /// connector passes its own; a shared connector applies the default.
     /// </summary>
@@ -145,7 +154,12 @@ public sealed class ConnectorOptions
     internal Func<string, string?>? Environment { get; set; }
 
     /// <summary>Returns a copy of these options.</summary>
-    public ConnectorOptions Clone() => (ConnectorOptions)MemberwiseClone();
+    public ConnectorOptions Clone()
+    {
+        var copy = (ConnectorOptions)MemberwiseClone();
+        copy.Limiters = Limiters is null ? null! : [.. Limiters];
+        return copy;
+    }
 
     /// <summary>
     /// Checks every setting and returns one message per bad one, each starting with the configuration key it concerns.
@@ -157,7 +171,20 @@ public sealed class ConnectorOptions
         ValidateLimits(errors, Limit, LimitPerHost, QueueLimit);
         ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength, ExpectContinueTimeout);
         ValidateProtocols(errors, Version, VersionPolicy, Proxy, HappyEyeballsDelay);
+        ValidateLimiters(errors, Limiters);
         return errors;
+    }
+
+    internal static void ValidateLimiters(List<string> errors, IList<AdmissionLimiter>? limiters)
+    {
+        if (limiters is null)
+        {
+            errors.Add("Limiters must not be null; leave it empty for none.");
+        }
+        else if (limiters.Contains(null!))
+        {
+            errors.Add("Limiters must not contain null.");
+        }
     }
 
     /// <summary>The connector settings of a session that owns its connector: its limits and connection settings.</summary>

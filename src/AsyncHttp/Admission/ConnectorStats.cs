@@ -28,6 +28,12 @@ public sealed record ConnectorStats(
     public TimeSpan OldestWait { get; init; }
 
     /// <summary>
+    /// Of <see cref="Waiting"/>, the requests queued behind a limiter's permit (<see cref="AdmissionLimiter"/>): their host
+    /// and session could take a slot, but a limiter has no permit for them yet.
+    /// </summary>
+    public int WaitingForPermit { get; init; }
+
+    /// <summary>
     /// The connections the transport has made since the connector was created (each connected socket, to a host or to a
     /// proxy), all hosts together: with connections kept alive, and with HTTP/2 streams sharing them, far fewer than
     /// requests.

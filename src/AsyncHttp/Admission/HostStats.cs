@@ -24,6 +24,12 @@ public sealed record HostStats(string Host, int InUse, int Waiting, int OpenConn
     public int Port { get; init; }
 
     /// <summary>
+    /// How long admission to the host stays paused after a <c>Retry-After</c> (<see cref="ClientSessionOptions.RetryAfter"/>,
+    /// <see cref="Connector.PauseHost"/>); <see cref="TimeSpan.Zero"/> when it is not paused.
+    /// </summary>
+    public TimeSpan PausedFor { get; init; }
+
+    /// <summary>
     /// The proxy the host's requests go through, as <c>http://proxy:3128</c> (never its credentials); null when they go
     /// directly. The same host reached directly and through a proxy are two hosts. With a plain-HTTP proxy (requests to
     /// http URLs) the connections are the proxy's, and show in the proxy's own entry, whose <see cref="Host"/> is the

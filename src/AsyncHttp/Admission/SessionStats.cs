@@ -22,4 +22,7 @@ public sealed record SessionStats(
     /// <see cref="TimeSpan.Zero"/> when none waits.
     /// </summary>
     public TimeSpan OldestWait { get; init; }
+
+    /// <summary>Of <see cref="Waiting"/>, the session's requests queued behind a limiter's permit.</summary>
+    public int WaitingForPermit { get; init; }
 }

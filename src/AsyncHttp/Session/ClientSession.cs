@@ -141,7 +141,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.ClientSession.{name}");
         Telemetry = new SessionTelemetry(name, _logger, ClientMetrics.For(meterFactory), traces?.ToArray() ?? [], shared?.Name);
         Connector = shared ?? new Connector(name, snapshot.ToConnectorOptions(), _time, Telemetry, owner: name);
-        Member = Connector.Join(name, snapshot.ToCaps(shared is not null), shared is null ? null : () => AbortLive(Interruption.ConnectorClosed));
+        Member = Connector.Join(name, snapshot.ToCaps(shared is not null), shared is null ? null : () => AbortLive(Interruption.ConnectorClosed), [.. snapshot.Limiters]);
         Cookies = new CookieJar(snapshot.UnsafeCookies);
         try
         {

@@ -18,6 +18,7 @@ internal static class ClientSessionDefaults
     public static readonly TimeSpan DnsCacheTtl = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan TotalTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan SockConnectTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan ExpectContinueTimeout = TimeSpan.FromSeconds(1); // SocketsHttpHandler's, and curl's
 
     public static readonly Version Version = HttpVersion.Version11;

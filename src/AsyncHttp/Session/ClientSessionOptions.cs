@@ -119,6 +119,34 @@ public sealed class ClientSessionOptions
     public int Priority { get; set; }
 
     /// <summary>
+    /// Limiters the session's requests must pass besides a slot: concurrency permits held until the response is
+    /// released, rate budgets, for all hosts or per host, local (<c>System.Threading.RateLimiting</c>) or distributed
+    /// (<c>AsyncHttp.Extensions.Redis</c>); see <see cref="AdmissionLimiter"/>. On a shared connector they cap this
+    /// session only, besides the connector's own <see cref="ConnectorOptions.Limiters"/>. Code only; not bound from
+    /// configuration. Taken when the session is created: <see cref="ClientSession.Reconfigure"/> keeps the session's.
+    /// </summary>
+    /// <value>Empty.</value>
+    public IList<AdmissionLimiter> Limiters { get; set; } = [];
+
+    /// <summary>
+    /// Honour <c>Retry-After</c>: a <c>429</c> or <c>503</c> response that carries one pauses admission to its host (on
+    /// the connector, for every session on it) for that long, at most <see cref="MaxRetryAfter"/>; the requests to that
+    /// host wait in the queue meanwhile, those to other hosts go on. The response itself still goes to the caller.
+    /// </summary>
+    /// <remarks>
+    /// Off by default: one response then holds back requests that did not get it (another path of the host, another
+    /// session on a shared connector), which a caller must ask for. A resilience pipeline that also waits
+    /// <c>Retry-After</c> before its retry waits at the same time as the pause, from the same response, so the retry
+    /// waits once, not twice.
+    /// </remarks>
+    /// <value><see langword="false"/>.</value>
+    public bool RetryAfter { get; set; }
+
+    /// <summary>The longest pause a <c>Retry-After</c> can cause (<see cref="RetryAfter"/>); a longer one is cut to it.</summary>
+    /// <value>1 minute.</value>
+    public TimeSpan MaxRetryAfter { get; set; } = ClientSessionDefaults.MaxRetryAfter;
+
+    /// <summary>
     /// The absolute http or https URL that relative request URLs are resolved against (RFC 3986). When it has a path,
     /// the path must end in <c>/</c>, so that <c>"items"</c> joins as <c>/api/items</c> and not <c>/items</c>.
     /// </summary>
@@ -340,6 +368,7 @@ public sealed class ClientSessionOptions
         var copy = (ClientSessionOptions)MemberwiseClone();
         copy.Headers = Headers is null ? null! : new Dictionary<string, string>(Headers, StringComparer.OrdinalIgnoreCase);
         copy.Timeout = Timeout?.Clone()!;
+        copy.Limiters = Limiters is null ? null! : [.. Limiters];
         return copy;
     }
 
@@ -434,6 +463,13 @@ public sealed class ClientSessionOptions
         {
             errors.Add($"MaxDecompressedContentSize must be positive; it is {MaxDecompressedContentSize}.");
         }
+
+        if (MaxRetryAfter <= TimeSpan.Zero)
+        {
+            errors.Add($"MaxRetryAfter must be positive; it is {MaxRetryAfter}.");
+        }
+
+        ConnectorOptions.ValidateLimiters(errors, Limiters);
 
         return errors;
     }

@@ -17,6 +17,7 @@ internal static class Repository
         Path.Combine(Root, "src", "AsyncHttp.Extensions", "AsyncHttp.Extensions.csproj"),
         Path.Combine(Root, "src", "AsyncHttp.Testing", "AsyncHttp.Testing.csproj"),
         Path.Combine(Root, "src", "AsyncHttp.HttpClientFactory", "AsyncHttp.HttpClientFactory.csproj"),
+        Path.Combine(Root, "src", "AsyncHttp.Extensions.Redis", "AsyncHttp.Extensions.Redis.csproj"),
     ];
 
     private static string Metadata(string key)

@@ -163,6 +163,11 @@ public sealed class TestServer : IAsyncDisposable
     {
         app.MapGet("/ok", () => "hello");
         app.MapMethods("/status/{code:int}", ["GET", "HEAD"], (int code) => Results.StatusCode(code));
+        app.MapGet("/retryafter/{code:int}", (HttpContext context, int code, string after) =>
+        {
+            context.Response.Headers.RetryAfter = after;
+            return Results.StatusCode(code);
+        });
         app.MapMethods("/big", ["GET", "HEAD"], (int size) => Results.Bytes(new byte[size], "application/octet-stream"));
         app.MapGet("/echo/{**rest}", (HttpRequest request) => request.Path + request.QueryString);
         app.MapGet("/headers", (HttpRequest request) =>

@@ -84,6 +84,15 @@ public sealed partial class ClientMetricsTests
         (await second).Dispose();
 
         Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+
+        // A request a limiter of admission refuses, for the permit rejections.
+        using var bucket = new System.Threading.RateLimiting.TokenBucketRateLimiter(new()
+        {
+            TokenLimit = 1, TokensPerPeriod = 1, ReplenishmentPeriod = TimeSpan.FromHours(1), QueueLimit = 0, AutoReplenishment = false,
+        });
+        await using var limited = new ClientSession("docs-limited", new ClientSessionOptions { Limiters = { AdmissionLimiter.Create(bucket) } }, meterFactory: Meters);
+        (await limited.GetAsync(_server.Url("ok"))).Dispose();
+        await Assert.ThrowsAsync<RateLimitRejectedException>(() => limited.GetAsync(_server.Url("ok")));
     }
 
     private MeterListener Listen(ConcurrentDictionary<string, (Instrument Instrument, ConcurrentDictionary<string, byte> Tags)> seen)

@@ -32,6 +32,11 @@ public sealed class ClientSessionOptionsTests
                 Assert.NotSame(timeout, actual);
                 Assert.Equivalent(timeout, actual, strict: true);
             }
+            else if (expected is IList<AdmissionLimiter> limiters)
+            {
+                Assert.NotSame(limiters, actual);
+                Assert.Equal(limiters, (IList<AdmissionLimiter>)actual!);
+            }
             else if (expected is IDictionary<string, string> headers)
             {
                 Assert.NotSame(headers, actual);
@@ -80,7 +85,8 @@ public sealed class ClientSessionOptionsTests
     {
         // What shapes a connection is the connector's: every such setting exists on the session too (for a session that
         // owns its connector), goes to its connector, and is an error on a session that shares one.
-        var limits = new[] { nameof(ConnectorOptions.Limit), nameof(ConnectorOptions.LimitPerHost), nameof(ConnectorOptions.QueueLimit) };
+        // Limiters too: a session's are budgets of its own on a shared connector, as its caps are.
+        var limits = new[] { nameof(ConnectorOptions.Limit), nameof(ConnectorOptions.LimitPerHost), nameof(ConnectorOptions.QueueLimit), nameof(ConnectorOptions.Limiters) };
         var connection = typeof(ConnectorOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => !limits.Contains(p.Name)).ToList();
         Assert.NotEmpty(connection);
         foreach (var setting in connection)
@@ -141,6 +147,7 @@ public sealed class ClientSessionOptionsTests
         long l => l + 7,
         bool b => !b,
         TimeSpan t => t + TimeSpan.FromSeconds(7),
+        IList<AdmissionLimiter> => new List<AdmissionLimiter> { AdmissionLimiter.Create(new System.Threading.RateLimiting.ConcurrencyLimiter(new() { PermitLimit = 7 })) },
         Version v => v == System.Net.HttpVersion.Version20 ? System.Net.HttpVersion.Version11 : System.Net.HttpVersion.Version20,
         HttpVersionPolicy p => p == HttpVersionPolicy.RequestVersionExact ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact,
         ClientTimeout => new ClientTimeout { Total = TimeSpan.FromSeconds(7), Connect = TimeSpan.FromSeconds(8), SockConnect = TimeSpan.FromSeconds(9), SockRead = TimeSpan.FromSeconds(10) },

@@ -172,6 +172,11 @@ internal sealed class Admission
             {
                 _telemetry.Trace(TraceEventKind.ConnectionReuse, request.Method, request.RequestUri, lease.Key.Host);
             }
+
+            if (context is { Options.RetryAfter: true } && RetryAfterOf(response, context.Options.MaxRetryAfter) is { } pause)
+            {
+                _member.Connector.PauseFromResponse(lease.Key, pause, _member.SessionName);
+            }
         }
         catch
         {
@@ -203,6 +208,7 @@ internal sealed class Admission
         var lease = await acquire.ConfigureAwait(false);
         try
         {
+            span?.SetTag("asynchttp.permits", lease.Permits);
             _telemetry.QueueLeft(deferred, queuedAt, key, _member.Caps.Priority, request.Method, request.RequestUri!, _time);
         }
         catch
@@ -212,6 +218,22 @@ internal sealed class Admission
         }
 
         return lease;
+    }
+
+    /// <summary>
+    /// How long a <c>429</c> or <c>503</c> asks the client to wait (RFC 9110 §10.2.3), at most <paramref name="max"/>: a
+    /// delay, or a date counted from the response's own <c>Date</c> (the server's clock on both sides), else from now.
+    /// </summary>
+    private TimeSpan? RetryAfterOf(HttpResponseMessage response, TimeSpan max)
+    {
+        if (response.StatusCode is not (System.Net.HttpStatusCode.TooManyRequests or System.Net.HttpStatusCode.ServiceUnavailable)
+            || response.Headers.RetryAfter is not { } retryAfter)
+        {
+            return null;
+        }
+
+        var delay = retryAfter.Delta ?? (retryAfter.Date is { } date ? date - (response.Headers.Date ?? _time.GetUtcNow()) : null);
+        return delay is { } value && value > TimeSpan.Zero ? (value < max ? value : max) : null;
     }
 
     private static bool IsIdempotent(HttpMethod method)

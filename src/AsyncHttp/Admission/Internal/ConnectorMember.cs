@@ -5,7 +5,7 @@ namespace AsyncHttp.Internal;
 /// and its priority level. A session that owns its connector is its only member, with the connector's limits as caps.
 /// Every field is guarded by the connector's lock.
 /// </summary>
-internal sealed class ConnectorMember(Connector connector, string sessionName, Action? abort)
+internal sealed class ConnectorMember(Connector connector, string sessionName, Action? abort, AdmissionLimiter[] limiters)
 {
     public Connector Connector { get; } = connector;
 
@@ -16,6 +16,9 @@ internal sealed class ConnectorMember(Connector connector, string sessionName, A
     /// period: disposing the transport closes only idle connections.
     /// </summary>
     public Action? Abort { get; } = abort;
+
+    /// <summary>The session's own limiters, taken when it joined; empty when it has none.</summary>
+    public AdmissionLimiter[] Limiters { get; } = limiters;
 
     public SessionCaps Caps;
 

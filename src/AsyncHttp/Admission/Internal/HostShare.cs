@@ -16,6 +16,15 @@ internal sealed class HostShare(ConnectorMember member, HostState host)
 
     public int WaiterCount;
 
+    /// <summary>
+    /// The limiters a request of this share must pass besides a slot (the connector's, then the session's), each as the
+    /// connector's gate; empty when there are none, and then admission looks at nothing more.
+    /// </summary>
+    public PermitGate[] Gates = [];
+
+    /// <summary>The dispatch round in which the head was found lacking a permit: the rest of the round passes it over.</summary>
+    public long LacksPermitRound;
+
     public Waiter? Head;
 
     public Waiter? Tail;

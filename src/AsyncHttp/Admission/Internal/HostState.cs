@@ -21,6 +21,12 @@ internal sealed class HostState(Connector connector, HostKey key)
     public int OpenConnections;
 
     /// <summary>
+    /// Until when (a timestamp of the connector's clock) admission to the host is paused, after a <c>Retry-After</c>;
+    /// 0 when it is not.
+    /// </summary>
+    public long PausedUntil;
+
+    /// <summary>
     /// Slots of this host whose hop has written on a connection. While fewer than <see cref="InUse"/>, a request of the
     /// host is on its way to the transport and may be handed any idle connection to it: none of them may be ended then.
     /// </summary>
@@ -32,11 +38,14 @@ internal sealed class HostState(Connector connector, HostKey key)
     /// <summary>The sessions' shares of the host, one per session that has used it: a handful, searched in order.</summary>
     public readonly List<HostShare> Shares = [];
 
-    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && RoomWaiters == 0;
+    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && RoomWaiters == 0 && PausedUntil == 0;
 
     /// <summary>The share of <paramref name="member"/>, created on its first request to the host.</summary>
-    public HostShare ShareOf(ConnectorMember member)
+    /// <param name="member">The session.</param>
+    /// <param name="created">True when the share was created now.</param>
+    public HostShare ShareOf(ConnectorMember member, out bool created)
     {
+        created = false;
         foreach (var share in Shares)
         {
             if (ReferenceEquals(share.Member, member))
@@ -47,6 +56,7 @@ internal sealed class HostState(Connector connector, HostKey key)
 
         var added = new HostShare(member, this);
         Shares.Add(added);
+        created = true;
         return added;
     }
 }

@@ -31,6 +31,12 @@ internal sealed class Waiter : DeadlineNode, IValueTaskSource<Connector.SlotLeas
     /// <summary>When the request joined the queue (a timestamp of the connector's clock), for the oldest wait in the stats.</summary>
     public long QueuedAt;
 
+    /// <summary>
+    /// The permits the waiter holds, one per gate of its share (same index), while it waits for the others or for a
+    /// slot; null until it is handed one. They go to its slot's lease when it is granted one.
+    /// </summary>
+    public System.Threading.RateLimiting.RateLimitLease?[]? Permits;
+
     public Waiter? Next;
 
     public Waiter? Prev;

@@ -56,8 +56,10 @@ internal sealed class ClientMetrics
         RequestDuration = meter.CreateHistogram("asynchttp.client.request.duration", "s", "Time from the call to the release of the response (end of body or dispose).", tags: null, advice: RequestDurationAdvice);
         Timeouts = meter.CreateCounter<long>("asynchttp.client.timeouts", "{timeout}", "Timeouts that fired, by kind.");
         QueueRejections = meter.CreateCounter<long>("asynchttp.client.queue.rejections", "{request}", "Requests rejected because the queue was full.");
+        PermitRejections = meter.CreateCounter<long>("asynchttp.client.permit.rejections", "{request}", "Requests a limiter of admission refused a permit.");
         meter.CreateObservableUpDownCounter("asynchttp.client.requests.in_flight", () => ObserveSessions(inUse: true), "{request}", "Requests holding a slot, from admission to release.");
         meter.CreateObservableUpDownCounter("asynchttp.client.queue.depth", () => ObserveSessions(inUse: false), "{request}", "Requests waiting in the connector's queue.");
+        meter.CreateObservableUpDownCounter("asynchttp.client.queue.waiting_for_permit", ObservePermitWaits, "{request}", "Requests in the queue that could take a slot but wait for a limiter's permit.");
         meter.CreateObservableUpDownCounter("asynchttp.client.connections.open", ObserveConnections, "{connection}", "Open connections, idle or busy.");
     }
 
@@ -74,6 +76,8 @@ internal sealed class ClientMetrics
     public Counter<long> Timeouts { get; }
 
     public Counter<long> QueueRejections { get; }
+
+    public Counter<long> PermitRejections { get; }
 
     public static ClientMetrics For(IMeterFactory? factory)
     {
@@ -166,6 +170,27 @@ internal sealed class ClientMetrics
                 tags.Add(ConnectorTag, connector);
                 measurements.Add(new Measurement<long>(inUse ? held : waiting, tags));
             }
+        }
+
+        return measurements;
+    }
+
+    /// <summary>Each session's requests waiting for a limiter's permit.</summary>
+    private List<Measurement<long>> ObservePermitWaits()
+    {
+        ClientSession[] sessions;
+        lock (_gate)
+        {
+            sessions = [.. _sessions];
+        }
+
+        var measurements = new List<Measurement<long>>(sessions.Length);
+        foreach (var session in sessions)
+        {
+            measurements.Add(new Measurement<long>(
+                session.Stats.WaitingForPermit,
+                new KeyValuePair<string, object?>(SessionTag, session.Name),
+                new KeyValuePair<string, object?>(ConnectorTag, session.Connector.Name)));
         }
 
         return measurements;
