@@ -20,5 +20,11 @@ if (args.Length > 0 && args[0] == "profile")
     return await ProfileCommand.RunAsync(args[1..]);
 }
 
+// `oneshot ...` compares a one-shot call (AsyncHttpClient) with a GET on a kept-alive session (see OneShotCommand).
+if (args.Length > 0 && args[0] == "oneshot")
+{
+    return await OneShotCommand.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(LoadCommand).Assembly).Run(args);
 return 0;

@@ -6,6 +6,9 @@
 #
 #   tests/AsyncHttp.Benchmarks/run-load.sh                 # everything, under 10 minutes (SCALE, BUDGET below)
 #   REPS=1 WORKLOADS=small-c64 CLIENTS="raw session" tests/AsyncHttp.Benchmarks/run-load.sh   # a quick check
+#   REPS=5 WORKLOADS=h2-c64 CLIENTS="raw session" ONESHOT=0 tests/AsyncHttp.Benchmarks/run-load.sh   # issue 15: HTTP/2
+#     # over TLS (ALPN) to nginx's http2 listener (a self-signed certificate made here): raw HttpClient at 2.0 with
+#     # multiple HTTP/2 connections on against the session at Version 2.0 with no per-host limit; other clients skip it
 #   WORKLOADS="small-c64 two-hosts-limit" CLIENTS="factory factory-session" tests/AsyncHttp.Benchmarks/run-load.sh
 #     # issue 16: the factory on a session against the plain factory; two-hosts-limit (Limit 16 over two hosts, no
 #     # per-host limit) shows the plain factory, whose limit is per server, opening more connections than Limit
@@ -17,7 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 REPS=${REPS:-3}
 CLIENTS=${CLIENTS:-"session raw factory factory-session flurl aiohttp"}
-WORKLOADS=${WORKLOADS:-"small-c64 small-queue 16k-c64 burst-100k two-hosts"}
+WORKLOADS=${WORKLOADS:-"small-c64 small-queue 16k-c64 burst-100k two-hosts h2-c64"}
+ONESHOT=${ONESHOT:-1}              # after the workloads: a one-shot call against a session's reused connection (oneshot)
 OUT_DIR=${OUT_DIR:-"$root/BenchmarkDotNet.Artifacts/load"}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}   # seconds per client run
 BUDGET=${BUDGET:-540}             # seconds for all runs: later runs are skipped (and reported) past it
@@ -32,15 +36,16 @@ PYTHON=/usr/bin/python3           # Debian's python, where python3-aiohttp lives
 
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { printf "%d", n * s }'; }
 
-# name -> requests concurrency limit limit-per-host file two-hosts
+# name -> requests concurrency limit limit-per-host file two-hosts protocol
 workload_spec() {
   case "$1" in
-    small-c64)   echo "$(scaled 50000) 64 100 0 small 0" ;;
-    small-queue) echo "$(scaled 50000) 1000 100 0 small 0" ;;
-    16k-c64)     echo "$(scaled 20000) 64 100 0 16k 0" ;;
-    burst-100k)  echo "100000 100000 100 0 small 0" ;;
-    two-hosts)   echo "$(scaled 20000) 64 100 10 small 1" ;;
-    two-hosts-limit) echo "$(scaled 20000) 64 16 0 small 1" ;;
+    small-c64)   echo "$(scaled 50000) 64 100 0 small 0 h1" ;;
+    small-queue) echo "$(scaled 50000) 1000 100 0 small 0 h1" ;;
+    16k-c64)     echo "$(scaled 20000) 64 100 0 16k 0 h1" ;;
+    burst-100k)  echo "100000 100000 100 0 small 0 h1" ;;
+    two-hosts)   echo "$(scaled 20000) 64 100 10 small 1 h1" ;;
+    two-hosts-limit) echo "$(scaled 20000) 64 16 0 small 1 h1" ;;
+    h2-c64)      echo "$(scaled 50000) 64 100 0 small 0 h2" ;;
     *) echo "unknown workload $1" >&2; return 1 ;;
   esac
 }
@@ -70,9 +75,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-read -r port1 port2 port3 < <("$PYTHON" - <<'PY'
+read -r port1 port2 port3 port4 < <("$PYTHON" - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -83,6 +88,9 @@ mkdir -p "$tmp/www" "$tmp/temp"
 printf 'Hello, world!' > "$tmp/www/small"                                   # 13 bytes
 head -c 16384 /dev/zero | tr '\0' 'x' > "$tmp/www/16k"                      # 16 KiB
 chmod -R a+rX "$tmp/www"
+# The h2 listener's certificate: self-signed for 127.0.0.1, made for this run (the clients accept it).
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
 cat > "$tmp/nginx.conf" <<NGINX
 daemon off;
 worker_processes 1;
@@ -108,6 +116,9 @@ http {
   server { listen 127.0.0.1:$port1; root $tmp/www; access_log $tmp/conn-1.log conn if=\$first_request; }
   server { listen 127.0.0.1:$port2; root $tmp/www; access_log $tmp/conn-2.log conn if=\$first_request; }
   server { listen 127.0.0.1:$port3; location = /status { stub_status; } }
+  # HTTP/2 over TLS (ALPN), up to 128 streams per connection (nginx's default); its connections are counted from
+  # stub_status's accepts, since each stream is a request of its own to the connection log above.
+  server { listen 127.0.0.1:$port4 ssl http2; ssl_certificate $tmp/cert.pem; ssl_certificate_key $tmp/key.pem; root $tmp/www; }
 }
 NGINX
 touch "$tmp/conn-1.log" "$tmp/conn-2.log"
@@ -128,7 +139,7 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ "$ready" = 1 ] || { echo "nginx did not start:" >&2; cat "$tmp/error.log" >&2; exit 1; }
-echo "nginx $("$NGINX" -v 2>&1 | cut -d/ -f2) on 127.0.0.1:$port1 and :$port2 (status :$port3)" >&2
+echo "nginx $("$NGINX" -v 2>&1 | cut -d/ -f2) on 127.0.0.1:$port1 and :$port2, h2 over TLS on :$port4 (status :$port3)" >&2
 
 # --- the load program, built once ----------------------------------------------------------------------------
 dotnet build "$here/AsyncHttp.Benchmarks.csproj" -c Release -nologo -v q >&2
@@ -150,12 +161,18 @@ for rep in $(seq 1 "$REPS"); do
   shift_by=$(( (rep - 1) % ${#client_list[@]} ))
   rotated=("${client_list[@]:$shift_by}" "${client_list[@]:0:$shift_by}")
   for w in $WORKLOADS; do
-    read -r requests concurrency limit per_host file two_hosts <<<"$(workload_spec "$w")"
+    read -r requests concurrency limit per_host file two_hosts protocol <<<"$(workload_spec "$w")"
     url="http://127.0.0.1:$port1/$file"
+    [ "$protocol" = h2 ] && url="https://127.0.0.1:$port4/$file"
     args=(--workload "$w" --url "$url" --requests "$requests" --concurrency "$concurrency" --limit "$limit"
           --limit-per-host "$per_host" --expect-bytes "$(stat -c %s "$tmp/www/$file")" --warmup-seconds "$WARMUP_SECONDS" --max-seconds $((RUN_TIMEOUT - 10)))
     [ "$two_hosts" = 1 ] && args+=(--url2 "http://127.0.0.1:$port2/$file")
+    [ "$protocol" = h2 ] && args+=(--http2 1)
     for c in "${rotated[@]}"; do
+      # HTTP/2 compares the session with raw HttpClient only (aiohttp has no HTTP/2 client).
+      if [ "$protocol" = h2 ] && [ "$c" != session ] && [ "$c" != raw ]; then
+        continue
+      fi
       if [ $(( $(date +%s) - started )) -ge "$BUDGET" ]; then
         skipped=$((skipped + 1))
         continue
@@ -173,11 +190,31 @@ for rep in $(seq 1 "$REPS"); do
       fi
       d1=$(( $(wc -l < "$tmp/conn-1.log") - c1 )); d2=$(( $(wc -l < "$tmp/conn-2.log") - c2 ))
       accepted=$(( $(status_accepts) - a - 1 ))   # minus the status request's own connection
+      [ "$protocol" = h2 ] && d1=$accepted         # the h2 listener logs no connections: nginx's accepts count them
       echo "${line%\}},\"rep\":$rep,\"conn_port1\":$d1,\"conn_port2\":$d2,\"accepted\":$accepted}" >> "$runs"
       printf '  %-11s #%s %-8s %6sms  %s\n' "$w" "$rep" "$c" "$(( ($(date +%s%N) - t0) / 1000000 ))" "$line" >&2
     done
   done
 done
+
+oneshot_table=""
+if [ "$ONESHOT" != 0 ]; then
+  # Issue 15: what a one-shot call (a session made for it, a new connection) costs against a session's reused one.
+  oneshot="$OUT_DIR/oneshot.jsonl"
+  : > "$oneshot"
+  timeout "$RUN_TIMEOUT" "$exe" oneshot --url "http://127.0.0.1:$port1/small" --requests 1000 >> "$oneshot" || echo "  oneshot http: failed" >&2
+  timeout "$RUN_TIMEOUT" "$exe" oneshot --url "https://127.0.0.1:$port4/small" --requests 300 >> "$oneshot" || echo "  oneshot https: failed" >&2
+  cat "$oneshot" >&2
+  oneshot_table=$("$PYTHON" - "$oneshot" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("| URL | call | µs per call | CPU µs per call | bytes per call | connections opened |")
+print("| --- | --- | ---: | ---: | ---: | ---: |")
+for r in rows:
+    print(f"| {r['url'].split('://')[0]} | {r['mode']} | {r['us_per_call']:,.0f} | {r['cpu_us_per_call']:,.0f} | {r['bytes_per_call']:,.0f} | {r['connections']:,} |")
+PY
+)
+fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( $(date +%s) - started ))
@@ -191,4 +228,10 @@ table=$("$PYTHON" "$here/Load/summarize.py" "$runs" "$WORKLOADS" "$CLIENTS")
   [ "$skipped" -eq 0 ] || echo "**$skipped runs skipped: the ${BUDGET}s budget ran out.**"
   echo
   echo "$table"
+  if [ -n "$oneshot_table" ]; then
+    echo
+    echo "One-shot calls (AsyncHttpClient.GetAsync) against GETs on a session that keeps its connection, sequential, medians of 3 interleaved rounds:"
+    echo
+    echo "$oneshot_table"
+  fi
 } | tee "$OUT_DIR/load-comparison.md"

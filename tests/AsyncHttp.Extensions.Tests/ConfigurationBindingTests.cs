@@ -30,7 +30,14 @@ public sealed class ConfigurationBindingTests
           "UnsafeCookies": true,
           "MaxDecompressedContentSize": 2097152,
           "DangerousAcceptAnyServerCertificate": true,
-          "Priority": 3
+          "Priority": 3,
+          "ExpectContinue": true,
+          "ExpectContinueTimeout": "00:00:02",
+          "Version": "2.0",
+          "VersionPolicy": "RequestVersionOrLower",
+          "Proxy": "{upstream}",
+          "TrustEnv": true,
+          "HappyEyeballsDelay": "00:00:00.100"
         }
         """;
 
@@ -70,6 +77,15 @@ public sealed class ConfigurationBindingTests
         Assert.True(bulk.UnsafeCookies);
         Assert.Equal(2097152, bulk.MaxDecompressedContentSize);
         Assert.True(bulk.DangerousAcceptAnyServerCertificate);
+        Assert.True(bulk.ExpectContinue);
+        Assert.Equal(TimeSpan.FromSeconds(2), bulk.ExpectContinueTimeout);
+        Assert.Equal(System.Net.HttpVersion.Version20, bulk.Version);
+        Assert.Equal(HttpVersionPolicy.RequestVersionOrLower, bulk.VersionPolicy);
+        Assert.True(bulk.TrustEnv);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), bulk.HappyEyeballsDelay);
+
+        // The upstream serves as the proxy too: Kestrel answers the absolute-form requests a plain-HTTP proxy gets.
+        Assert.Equal(upstream.BaseAddress, bulk.Proxy);
         Assert.Null(bulk.ServerCertificateValidationCallback);
         Assert.Equal(3, bulk.Priority);
 
@@ -117,6 +133,13 @@ public sealed class ConfigurationBindingTests
     [InlineData("\"Limit\": \"many\"", "AsyncHttp:Sessions:bulk:Limit")]
     [InlineData("\"ServerCertificateValidationCallback\": \"accept\"", "AsyncHttp:Sessions:bulk:ServerCertificateValidationCallback")]
     [InlineData("\"TransportFactory\": \"fake\"", "AsyncHttp:Sessions:bulk:TransportFactory")]
+    [InlineData("\"ExpectContinue\": \"maybe\"", "AsyncHttp:Sessions:bulk:ExpectContinue")]
+    [InlineData("\"ExpectContinueTimeout\": \"-00:00:01\"", "ExpectContinueTimeout")]
+    [InlineData("\"Version\": \"3.0\"", "Version")]
+    [InlineData("\"Version\": \"two\"", "AsyncHttp:Sessions:bulk:Version")]
+    [InlineData("\"VersionPolicy\": \"Newest\"", "AsyncHttp:Sessions:bulk:VersionPolicy")]
+    [InlineData("\"Proxy\": \"socks5://user:secret@127.0.0.1:1080\"", "Proxy")]
+    [InlineData("\"HappyEyeballsDelay\": \"-00:00:01\"", "HappyEyeballsDelay")]
     public async Task StartAsync_BadSetting_StopsTheHostNamingSessionAndKey(string badSetting, string key)
     {
         using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), "{ " + badSetting + " }"));
@@ -199,9 +222,12 @@ public sealed class ConfigurationBindingTests
     [InlineData("http://user:s3cr3t@127.0.0.1:99999/?token=s3cr3t")]
     [InlineData("http://user:s3cr3t@127.0.0.1/api?token=s3cr3t")]
     [InlineData("ftp://user:s3cr3t@127.0.0.1/?token=s3cr3t")]
-    public async Task StartAsync_BadBaseAddressWithSecrets_NamesTheKeyWithoutThem(string baseAddress)
+    [InlineData("socks5://user:s3cr3t@127.0.0.1:1080", "Proxy")]
+    [InlineData("https://user:s3cr3t@127.0.0.1:3128", "Proxy")]
+    [InlineData("http://user:s3cr3t@127.0.0.1:99999", "Proxy")]
+    public async Task StartAsync_BadBaseAddressWithSecrets_NamesTheKeyWithoutThem(string baseAddress, string key = "BaseAddress")
     {
-        using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), $$"""{ "BaseAddress": "{{baseAddress}}" }"""));
+        using var directory = new TempConfigDirectory(AppSettings(new Uri("http://127.0.0.1:1/"), $$"""{ "{{key}}": "{{baseAddress}}" }"""));
         var logs = new LogCapture();
         var builder = TestHosts.CreateBuilder(logs, directory.Path);
         AddFromConfiguration(builder);
@@ -210,7 +236,7 @@ public sealed class ConfigurationBindingTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("Session 'bulk'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("BaseAddress", error.Message, StringComparison.Ordinal);
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t", error.ToString(), StringComparison.Ordinal);
         Assert.All(logs.Entries, e => Assert.DoesNotContain("s3cr3t", e.ToString(), StringComparison.Ordinal));
     }

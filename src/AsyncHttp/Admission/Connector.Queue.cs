@@ -278,6 +278,9 @@ public sealed partial class Connector
             _limitPerHost = limitPerHost;
             _queueLimit = queueLimit;
             Dispatch();
+
+            // A raised Limit lets connects waiting for room in.
+            CloseVictims(GrantRooms());
             AssertInvariants();
         }
     }
@@ -301,11 +304,23 @@ public sealed partial class Connector
     /// Gives back a slot and hands it to the waiter the dispatch picks. Private: only <see cref="SlotLease.Release"/>
     /// calls it, once per lease.
     /// </summary>
-    private void Return(HostShare share, TransportGeneration transport)
+    private void Return(HostShare share, TransportGeneration transport, SlotLease lease)
     {
         var done = false;
         lock (_lock)
         {
+            if (lease.Bound)
+            {
+                share.Host.Bound--;
+            }
+
+            // The hop's connection, its response read, is idle in the pool now (unless another request took it since):
+            // marked before the slot goes back, so that a connect the slot lets in may close it for room.
+            if (lease.Connection is { Connection: { } connection, Uses: var uses })
+            {
+                MarkIdle(connection, uses);
+            }
+
             _inUse--;
             share.Host.InUse--;
             share.InUse--;
@@ -318,6 +333,7 @@ public sealed partial class Connector
             }
 
             Dispatch();
+            CloseVictims(GrantRooms());
             if (_inUse == 0 && _idle is not null)
             {
                 _idle.TrySetResult();

@@ -22,6 +22,11 @@ public sealed partial class Connector
         private readonly HostShare _share;
         private readonly TransportGeneration _transport;
         private HttpContent? _body;
+        private CountedNetworkStream? _sentOn;
+        private int _uses;
+
+        /// <summary>True once the hop wrote on a connection (guarded by the connector).</summary>
+        public bool Bound;
         private ILeaseObserver? _observer;
         private int _released;
 
@@ -47,6 +52,19 @@ public sealed partial class Connector
 
         /// <summary>Ties the slot to the response's body: a release disposes it first.</summary>
         public void Carry(HttpContent body) => _body = body;
+
+        /// <summary>
+        /// The HTTP/1.x connection the hop went out on: once the body is read (or disposed while the rest of it was in its
+        /// buffer), the transport pools it, idle, unless another request has written on it since.
+        /// </summary>
+        public void SentOn(CountedNetworkStream connection)
+        {
+            _sentOn = connection;
+            _uses = connection.Uses;
+        }
+
+        /// <summary>The HTTP/1.x connection the hop went out on, and its uses then (see <see cref="SentOn"/>).</summary>
+        public (CountedNetworkStream? Connection, int Uses) Connection => (_sentOn, _uses);
 
         /// <summary>Who is told when the slot goes back (the request whose final response this is).</summary>
         public void Observe(ILeaseObserver observer)
@@ -77,7 +95,8 @@ public sealed partial class Connector
             }
             finally
             {
-                _share.Host.Connector.Return(_share, _transport);
+
+                _share.Host.Connector.Return(_share, _transport, this);
                 _observer?.OnReleased(this);
             }
         }

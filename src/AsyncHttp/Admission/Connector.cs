@@ -78,7 +78,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
         Time = time;
         _telemetry = telemetry;
         var settings = TransportSettings.From(options);
-        _transport = new TransportGeneration(settings, Transport.Create(settings, this, time, telemetry));
+        _transport = TransportGeneration.Create(settings, this, time, telemetry);
         _deadlines = new DeadlineLanes(time, ExpireWaiters);
         SetLimits(options.Limit, options.LimitPerHost, options.QueueLimit);
         _telemetry.Metrics.Register(this);
@@ -130,6 +130,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                             Scheme = host.Key.Scheme,
                             Address = host.Key.Address,
                             Port = host.Key.Port,
+                            Proxy = host.Key.Proxy,
                         });
                     }
                 }
@@ -143,6 +144,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                 return new ConnectorStats(_limit, _limitPerHost, _queueLimit, _inUse, _waiting, _openConnections, hosts)
                 {
                     Name = Name,
+                    ConnectionsOpened = Volatile.Read(ref _connectionsOpened),
                     OldestWait = OldestWait(member: null),
                     Sessions = sessions,
                 };
@@ -225,7 +227,7 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                     ThrowIfClosed();
                 }
 
-                built = new TransportGeneration(settings, Transport.Create(settings, this, Time, _telemetry));
+                built = TransportGeneration.Create(settings, this, Time, _telemetry);
             }
 
             lock (_lock)

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using AsyncHttp.Internal;
 
@@ -58,6 +59,66 @@ public sealed class ConnectorOptions
     public RemoteCertificateValidationCallback? ServerCertificateValidationCallback { get; set; }
 
     /// <summary>
+    /// How long a request sent with <c>Expect: 100-continue</c> waits for <c>100 Continue</c> or a final answer before
+    /// it sends its body anyway (<see cref="SocketsHttpHandler.Expect100ContinueTimeout"/>): see
+    /// <see cref="ClientSessionOptions.ExpectContinue"/>.
+    /// </summary>
+    /// <value>1 second.</value>
+    public TimeSpan ExpectContinueTimeout { get; set; } = ClientSessionDefaults.ExpectContinueTimeout;
+
+    /// <summary>
+    /// The HTTP version the connector's requests ask for: <c>1.1</c>, or <c>2.0</c> for HTTP/2 (over https, by ALPN; over
+    /// plain http only with <see cref="VersionPolicy"/> <see cref="HttpVersionPolicy.RequestVersionExact"/> or
+    /// <see cref="HttpVersionPolicy.RequestVersionOrHigher"/>: h2c with prior knowledge). A request that asks for a
+    /// version of its own (<see cref="RequestOptions.Version"/>, or an <see cref="HttpRequestMessage"/> whose version or
+    /// policy is not the default) keeps it.
+    /// </summary>
+    /// <remarks>
+    /// With HTTP/2 a slot is a request in flight (a stream): <see cref="LimitPerHost"/> bounds the streams to a host,
+    /// several of which share a connection, and the transport opens another connection to a host when the server's
+    /// <c>SETTINGS_MAX_CONCURRENT_STREAMS</c> is reached, so no request admitted waits below admission.
+    /// <see cref="ConnectorStats.OpenConnections"/> and <see cref="ConnectorStats.ConnectionsOpened"/> count the
+    /// connections.
+    /// </remarks>
+    /// <value>1.1.</value>
+    public Version Version { get; set; } = ClientSessionDefaults.Version;
+
+    /// <summary>
+    /// How <see cref="Version"/> is negotiated (<see cref="HttpRequestMessage.VersionPolicy"/>): the version or lower
+    /// (HTTP/2 over https falls back to HTTP/1.1 when the server's ALPN does not offer h2), exactly it, or it or higher.
+    /// </summary>
+    /// <value><see cref="HttpVersionPolicy.RequestVersionOrLower"/>.</value>
+    public HttpVersionPolicy VersionPolicy { get; set; } = ClientSessionDefaults.VersionPolicy;
+
+    /// <summary>
+    /// The forward proxy every request goes through: an <c>http://</c> URL, with the proxy's credentials, if it needs
+    /// them, as its user info (<c>http://user:password@proxy:3128</c>; sent as Basic <c>Proxy-Authorization</c> and
+    /// shown nowhere). Requests to https URLs go through a <c>CONNECT</c> tunnel per connection; requests to http URLs are
+    /// sent to the proxy, whose connections carry requests to any host. Overrides <see cref="TrustEnv"/>.
+    /// </summary>
+    /// <value>None: requests go to their hosts directly (or as <see cref="TrustEnv"/> says).</value>
+    public Uri? Proxy { get; set; }
+
+    /// <summary>
+    /// Take the proxy from the environment when <see cref="Proxy"/> is not set, as aiohttp's <c>trust_env</c>:
+    /// <c>HTTP_PROXY</c> for http URLs, <c>HTTPS_PROXY</c> for https URLs (lower-case names first), except for the
+    /// hosts <c>NO_PROXY</c> lists. Read when the connector builds its transport (when it is created, and after a
+    /// reconfiguration that changes a connection setting), not once per process as <see cref="HttpClient.DefaultProxy"/>.
+    /// </summary>
+    /// <value><see langword="false"/>: the environment is ignored.</value>
+    public bool TrustEnv { get; set; }
+
+    /// <summary>
+    /// When a host name resolves to several addresses, how long a connection attempt waits before the next address is
+    /// tried beside it (Happy Eyeballs, RFC 8305; aiohttp's <c>happy_eyeballs_delay</c>). The first to connect wins and
+    /// the others are closed; an attempt that fails starts the next at once. <see cref="ClientTimeout.SockConnect"/>
+    /// bounds all the attempts and the TLS handshake together. <see langword="null"/> tries the addresses one after
+    /// another.
+    /// </summary>
+    /// <value>250 milliseconds.</value>
+    public TimeSpan? HappyEyeballsDelay { get; set; } = ClientSessionDefaults.HappyEyeballsDelay;
+
+    /// <summary>
     /// Replaces the connector's socket layer with the handler this returns: a fake upstream for tests (the
     /// <c>AsyncHttp.Testing</c> package) or a transport of your own, as <see cref="ClientSessionOptions.TransportFactory"/>
     /// does for a session that owns its connector. Code only; not bound from configuration.
@@ -77,6 +138,12 @@ public sealed class ConnectorOptions
     /// </summary>
     internal TimeSpan? SockConnect { get; set; } = ClientSessionDefaults.SockConnectTimeout;
 
+    /// <summary>Resolves host names for new connections instead of the system's resolver (tests: several addresses for a name).</summary>
+    internal Func<string, CancellationToken, Task<IPAddress[]>>? Resolver { get; set; }
+
+    /// <summary>Reads an environment variable for <see cref="TrustEnv"/> (tests: an environment of their own).</summary>
+    internal Func<string, string?>? Environment { get; set; }
+
     /// <summary>Returns a copy of these options.</summary>
     public ConnectorOptions Clone() => (ConnectorOptions)MemberwiseClone();
 
@@ -88,7 +155,8 @@ public sealed class ConnectorOptions
     {
         List<string> errors = [];
         ValidateLimits(errors, Limit, LimitPerHost, QueueLimit);
-        ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength);
+        ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength, ExpectContinueTimeout);
+        ValidateProtocols(errors, Version, VersionPolicy, Proxy, HappyEyeballsDelay);
         return errors;
     }
 
@@ -105,6 +173,12 @@ public sealed class ConnectorOptions
         DangerousAcceptAnyServerCertificate = session.DangerousAcceptAnyServerCertificate,
         ServerCertificateValidationCallback = session.ServerCertificateValidationCallback,
         TransportFactory = session.TransportFactory,
+        ExpectContinueTimeout = session.ExpectContinueTimeout,
+        Version = session.Version,
+        VersionPolicy = session.VersionPolicy,
+        Proxy = session.Proxy,
+        TrustEnv = session.TrustEnv,
+        HappyEyeballsDelay = session.HappyEyeballsDelay,
         SockConnect = session.Timeout.SockConnect,
     };
 
@@ -126,7 +200,7 @@ public sealed class ConnectorOptions
         }
     }
 
-    internal static void ValidateConnections(List<string> errors, TimeSpan keepAliveTimeout, TimeSpan dnsCacheTtl, int maxResponseHeadersLength)
+    internal static void ValidateConnections(List<string> errors, TimeSpan keepAliveTimeout, TimeSpan dnsCacheTtl, int maxResponseHeadersLength, TimeSpan expectContinueTimeout)
     {
         if (keepAliveTimeout < TimeSpan.Zero)
         {
@@ -141,6 +215,37 @@ public sealed class ConnectorOptions
         if (maxResponseHeadersLength <= 0)
         {
             errors.Add($"MaxResponseHeadersLength must be positive (KiB); it is {maxResponseHeadersLength}.");
+        }
+
+        if (expectContinueTimeout < TimeSpan.Zero || expectContinueTimeout > ClientSessionDefaults.MaxExpectContinueTimeout)
+        {
+            errors.Add($"ExpectContinueTimeout must be between 00:00:00 and {ClientSessionDefaults.MaxExpectContinueTimeout}; it is {expectContinueTimeout}.");
+        }
+    }
+
+    internal static void ValidateProtocols(List<string> errors, Version? version, HttpVersionPolicy versionPolicy, Uri? proxy, TimeSpan? happyEyeballsDelay)
+    {
+        if (version is null || (version != HttpVersion.Version10 && version != HttpVersion.Version11 && version != HttpVersion.Version20))
+        {
+            var shown = version?.ToString() ?? "null";
+            errors.Add(version == HttpVersion.Version30
+                ? "Version 3.0 (HTTP/3) is not supported yet: it needs QUIC (libmsquic); use 1.1 or 2.0."
+                : $"Version must be 1.0, 1.1 or 2.0; it is {shown}.");
+        }
+
+        if (!Enum.IsDefined(versionPolicy))
+        {
+            errors.Add($"VersionPolicy must be RequestVersionOrLower, RequestVersionOrHigher or RequestVersionExact; it is {versionPolicy}.");
+        }
+
+        if (proxy is not null && ProxySelection.Problem(proxy) is { } problem)
+        {
+            errors.Add($"Proxy {problem}");
+        }
+
+        if (happyEyeballsDelay is { } delay && (delay < TimeSpan.Zero || delay > ClientSessionDefaults.MaxHappyEyeballsDelay))
+        {
+            errors.Add($"HappyEyeballsDelay must be between 00:00:00 and {ClientSessionDefaults.MaxHappyEyeballsDelay}, or null to try addresses one after another; it is {delay}.");
         }
     }
 }

@@ -6,7 +6,10 @@ namespace AsyncHttp;
 /// <param name="QueueLimit">The queue limit; 0 means unbounded.</param>
 /// <param name="InUse">Slots held by requests, from admission until release, all sessions on the connector together.</param>
 /// <param name="Waiting">Requests waiting in the queue, all sessions together.</param>
-/// <param name="OpenConnections">TCP connections open in the transport, idle or busy.</param>
+/// <param name="OpenConnections">
+/// TCP connections open in the transport, idle or busy. With HTTP/1.x each carries one request at a time; with HTTP/2
+/// several streams share one, so <paramref name="InUse"/> may be many times this.
+/// </param>
 /// <param name="Hosts">The same numbers for each host that has a slot in use, a waiter or an open connection.</param>
 public sealed record ConnectorStats(
     int Limit,
@@ -23,6 +26,13 @@ public sealed record ConnectorStats(
     /// enough for the load, even when the queue is short.
     /// </summary>
     public TimeSpan OldestWait { get; init; }
+
+    /// <summary>
+    /// The connections the transport has made since the connector was created (each connected socket, to a host or to a
+    /// proxy), all hosts together: with connections kept alive, and with HTTP/2 streams sharing them, far fewer than
+    /// requests.
+    /// </summary>
+    public long ConnectionsOpened { get; init; }
 
     /// <summary>The connector's name: for the connector a session owns, the session's name.</summary>
     public string Name { get; init; } = "";

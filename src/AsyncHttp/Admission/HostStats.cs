@@ -22,4 +22,12 @@ public sealed record HostStats(string Host, int InUse, int Waiting, int OpenConn
 
     /// <summary>The port of <see cref="Host"/>.</summary>
     public int Port { get; init; }
+
+    /// <summary>
+    /// The proxy the host's requests go through, as <c>http://proxy:3128</c> (never its credentials); null when they go
+    /// directly. The same host reached directly and through a proxy are two hosts. With a plain-HTTP proxy (requests to
+    /// http URLs) the connections are the proxy's, and show in the proxy's own entry, whose <see cref="Host"/> is the
+    /// proxy: they carry the requests of every host it serves.
+    /// </summary>
+    public string? Proxy { get; init; }
 }

@@ -111,7 +111,7 @@ internal static class UrlResolution
     /// The Basic credentials of RFC 7617 (UTF-8) from a URL's escaped user info, <c>user[:password]</c>; null when the
     /// decoded user name holds a colon.
     /// </summary>
-    private static string? BasicAuthorization(string userInfo)
+    internal static string? BasicAuthorization(string userInfo)
     {
         var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
         var user = Uri.UnescapeDataString(colon < 0 ? userInfo : userInfo[..colon]);

@@ -86,6 +86,12 @@ public sealed partial class ClientSession
 
         // 2. Prepare: the request's context (its timers and cancellation), headers and cookies.
         var context = CreateContext(request, pipeline, TimeoutOf(pipeline, options), started, cancellationToken);
+        if (lease is not null)
+        {
+            // The first hop waited in the queue under the connector's deadline: its Connect counts from the start.
+            context.HopStarted(started);
+        }
+
         HopCookies cookies;
         try
         {
@@ -114,7 +120,13 @@ public sealed partial class ClientSession
                 }
                 else
                 {
-                    lease ??= await pipeline.Generation.Admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
+                    if (lease is null)
+                    {
+                        // A redirect hop: Connect starts afresh, and the request's token carries it through the queue.
+                        context.HopStarted();
+                        lease = await pipeline.Generation.Admission.AcquireAsync(request, context.Token).ConfigureAwait(false);
+                    }
+
                     response = await pipeline.Generation.Admission.SendAsync(lease, request, context, wrap: TFinish.WrapsBody, context.Token).ConfigureAwait(false);
                 }
 
@@ -173,6 +185,15 @@ public sealed partial class ClientSession
         if (session.AutoDecompress && (bare || !request.Headers.NonValidated.Contains("Accept-Encoding")))
         {
             request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
+        }
+
+        // The connector's HTTP version, unless the call or the message asks for its own; redirect hops keep it.
+        Admission.ApplyVersion(request, options, Connector.TransportSettings);
+
+        // Only a request with a body waits for 100 Continue (RFC 9110 §10.1.1); a redirect hop that drops the body drops it.
+        if (request.Content is not null && (options?.ExpectContinue ?? session.ExpectContinue))
+        {
+            request.Headers.ExpectContinue = true;
         }
 
         return new HopCookies(request, session.UseCookies ? Cookies : null, options?.Cookies, mayHaveCookieHeader: !bare);

@@ -20,6 +20,12 @@ public sealed class ClientSessionOptions
     private bool _dangerousAcceptAnyServerCertificate;
     private RemoteCertificateValidationCallback? _serverCertificateValidationCallback;
     private Func<ClientTransportContext, HttpMessageHandler>? _transportFactory;
+    private TimeSpan _expectContinueTimeout = ClientSessionDefaults.ExpectContinueTimeout;
+    private Version _version = ClientSessionDefaults.Version;
+    private HttpVersionPolicy _versionPolicy = ClientSessionDefaults.VersionPolicy;
+    private Uri? _proxy;
+    private bool _trustEnv;
+    private TimeSpan? _happyEyeballsDelay = ClientSessionDefaults.HappyEyeballsDelay;
 
     [Flags]
     private enum Assigned
@@ -33,6 +39,12 @@ public sealed class ClientSessionOptions
         DangerousAcceptAnyServerCertificate = 1 << 5,
         ServerCertificateValidationCallback = 1 << 6,
         TransportFactory = 1 << 7,
+        ExpectContinueTimeout = 1 << 8,
+        Version = 1 << 9,
+        VersionPolicy = 1 << 10,
+        Proxy = 1 << 11,
+        TrustEnv = 1 << 12,
+        HappyEyeballsDelay = 1 << 13,
     }
 
     /// <summary>The settings that shape a connection, with their configuration keys: on a shared connector, the connector's.</summary>
@@ -45,6 +57,12 @@ public sealed class ClientSessionOptions
         (Assigned.DangerousAcceptAnyServerCertificate, nameof(DangerousAcceptAnyServerCertificate)),
         (Assigned.ServerCertificateValidationCallback, nameof(ServerCertificateValidationCallback)),
         (Assigned.TransportFactory, nameof(TransportFactory)),
+        (Assigned.ExpectContinueTimeout, nameof(ExpectContinueTimeout)),
+        (Assigned.Version, nameof(Version)),
+        (Assigned.VersionPolicy, nameof(VersionPolicy)),
+        (Assigned.Proxy, nameof(Proxy)),
+        (Assigned.TrustEnv, nameof(TrustEnv)),
+        (Assigned.HappyEyeballsDelay, nameof(HappyEyeballsDelay)),
     ];
 
     /// <summary>
@@ -84,8 +102,10 @@ public sealed class ClientSessionOptions
     /// A session on a shared connector keeps its own headers, base address, cookies, timeouts, middlewares and
     /// <see cref="Limit"/>, <see cref="LimitPerHost"/> and <see cref="QueueLimit"/> as caps inside the pool; the
     /// settings that shape a connection (<see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
-    /// <see cref="DnsCacheTtl"/>, <see cref="MaxResponseHeadersLength"/>, the certificate settings and
-    /// <see cref="TransportFactory"/>) are the connector's, and setting one on the session is an error.
+    /// <see cref="DnsCacheTtl"/>, <see cref="MaxResponseHeadersLength"/>, <see cref="ExpectContinueTimeout"/>,
+    /// <see cref="Version"/>, <see cref="VersionPolicy"/>, <see cref="Proxy"/>, <see cref="TrustEnv"/>,
+    /// <see cref="HappyEyeballsDelay"/>, the certificate settings and <see cref="TransportFactory"/>) are the
+    /// connector's, and setting one on the session is an error.
     /// </remarks>
     /// <value>None: the session owns its connector, configured by the settings here.</value>
     public string? Connector { get; set; }
@@ -192,6 +212,75 @@ public sealed class ClientSessionOptions
     public long MaxDecompressedContentSize { get; set; } = ClientSessionDefaults.MaxDecompressedContentSize;
 
     /// <summary>
+    /// Send requests that have a body with <c>Expect: 100-continue</c> (aiohttp's <c>expect100</c>): the body goes out
+    /// once the server says <c>100 Continue</c>, or after <see cref="ExpectContinueTimeout"/> without an answer; a
+    /// server that answers first with a final status (<c>413</c> before a large upload, say) is seen as that response, and
+    /// the body is not sent. Without it, such a server's early answer is lost on HTTP/1.1: the transport sends the whole
+    /// body before it reads any response, and the caller gets <see cref="ServerDisconnectedException"/> when the server
+    /// closes. <see cref="RequestOptions.ExpectContinue"/> decides per request.
+    /// </summary>
+    /// <value><see langword="false"/>.</value>
+    public bool ExpectContinue { get; set; }
+
+    /// <summary>
+    /// How long a request sent with <c>Expect: 100-continue</c> waits for <c>100 Continue</c> or a final answer before
+    /// it sends its body anyway (a server may not know the header; RFC 9110 §10.1.1). The transport's
+    /// <see cref="SocketsHttpHandler.Expect100ContinueTimeout"/>, so a setting of the connector: a session on a shared
+    /// connector leaves it to <see cref="ConnectorOptions.ExpectContinueTimeout"/>.
+    /// </summary>
+    /// <value>1 second.</value>
+    public TimeSpan ExpectContinueTimeout
+    {
+        get => _expectContinueTimeout;
+        set => Assign(ref _expectContinueTimeout, value, Assigned.ExpectContinueTimeout);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.Version"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.Version"/>.</remarks>
+    /// <value>1.1.</value>
+    public Version Version
+    {
+        get => _version;
+        set => Assign(ref _version, value, Assigned.Version);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.VersionPolicy"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.VersionPolicy"/>.</remarks>
+    /// <value><see cref="HttpVersionPolicy.RequestVersionOrLower"/>.</value>
+    public HttpVersionPolicy VersionPolicy
+    {
+        get => _versionPolicy;
+        set => Assign(ref _versionPolicy, value, Assigned.VersionPolicy);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.Proxy"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.Proxy"/>.</remarks>
+    /// <value>None: requests go to their hosts directly (or as <see cref="TrustEnv"/> says).</value>
+    public Uri? Proxy
+    {
+        get => _proxy;
+        set => Assign(ref _proxy, value, Assigned.Proxy);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.TrustEnv"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.TrustEnv"/>.</remarks>
+    /// <value><see langword="false"/>: the environment is ignored.</value>
+    public bool TrustEnv
+    {
+        get => _trustEnv;
+        set => Assign(ref _trustEnv, value, Assigned.TrustEnv);
+    }
+
+    /// <inheritdoc cref="ConnectorOptions.HappyEyeballsDelay"/>
+    /// <remarks>A setting of the connector: a session on a shared connector leaves it to <see cref="ConnectorOptions.HappyEyeballsDelay"/>.</remarks>
+    /// <value>250 milliseconds.</value>
+    public TimeSpan? HappyEyeballsDelay
+    {
+        get => _happyEyeballsDelay;
+        set => Assign(ref _happyEyeballsDelay, value, Assigned.HappyEyeballsDelay);
+    }
+
+    /// <summary>
     /// Accept any server certificate over https. Only for tests against a self-signed server: it turns off the
     /// protection TLS gives.
     /// </summary>
@@ -226,9 +315,9 @@ public sealed class ClientSessionOptions
     /// </para>
     /// <para>
     /// What configures the socket layer does nothing then: <see cref="KeepAliveTimeout"/>, <see cref="ForceClose"/>,
-    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/> and the
-    /// certificate settings; no connection is counted (<see cref="ConnectorStats.OpenConnections"/> stays 0), and
-    /// every request is traced as reusing a connection.
+    /// <see cref="DnsCacheTtl"/>, <see cref="ClientTimeout.SockConnect"/>, <see cref="MaxResponseHeadersLength"/>,
+    /// <see cref="ExpectContinueTimeout"/> and the certificate settings; no connection is counted
+    /// (<see cref="ConnectorStats.OpenConnections"/> stays 0), and every request is traced as reusing a connection.
     /// </para>
     /// <para>
     /// The session's connector calls the factory whenever it builds its transport (when it is created, and after a
@@ -324,7 +413,8 @@ public sealed class ClientSessionOptions
             errors.AddRange(Timeout.Validate("Timeout:"));
         }
 
-        ConnectorOptions.ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength);
+        ConnectorOptions.ValidateConnections(errors, KeepAliveTimeout, DnsCacheTtl, MaxResponseHeadersLength, ExpectContinueTimeout);
+        ConnectorOptions.ValidateProtocols(errors, Version, VersionPolicy, Proxy, HappyEyeballsDelay);
         if (MaxResponseContentBufferSize <= 0)
         {
             errors.Add($"MaxResponseContentBufferSize must be positive; it is {MaxResponseContentBufferSize}.");

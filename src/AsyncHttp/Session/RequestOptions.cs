@@ -20,4 +20,21 @@ public sealed class RequestOptions
 
     /// <summary>Throw <see cref="ResponseStatusException"/> for status 400 or above; unset takes <see cref="ClientSessionOptions.RaiseForStatus"/>.</summary>
     public bool? RaiseForStatus { get; set; }
+
+    /// <summary>
+    /// Send a request that has a body with <c>Expect: 100-continue</c>, so that a server which refuses it (a
+    /// <c>413</c>, a <c>401</c>) answers before the body is sent, and its answer reaches the caller as a response; unset
+    /// takes <see cref="ClientSessionOptions.ExpectContinue"/>. A request without a body never sends it.
+    /// </summary>
+    public bool? ExpectContinue { get; set; }
+
+    /// <summary>
+    /// The HTTP version this request asks for (<c>2.0</c> for HTTP/2), instead of the connector's
+    /// <see cref="ConnectorOptions.Version"/>; unset takes the connector's, as does an <see cref="HttpRequestMessage"/>
+    /// left at its default version and policy. Redirect hops keep it.
+    /// </summary>
+    public Version? Version { get; set; }
+
+    /// <summary>How <see cref="Version"/> is negotiated for this request; unset takes the connector's <see cref="ConnectorOptions.VersionPolicy"/>.</summary>
+    public HttpVersionPolicy? VersionPolicy { get; set; }
 }

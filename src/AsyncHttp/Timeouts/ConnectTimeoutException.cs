@@ -1,6 +1,9 @@
 namespace AsyncHttp;
 
-/// <summary><see cref="ClientTimeout.Connect"/> elapsed while the request waited in the queue or for a new connection.</summary>
+/// <summary>
+/// <see cref="ClientTimeout.Connect"/> elapsed while a hop of the request waited in the queue or for a new connection
+/// (DNS, TCP, TLS).
+/// </summary>
 public class ConnectTimeoutException : ClientTimeoutException
 {
     /// <summary>Creates the exception.</summary>

@@ -1,3 +1,4 @@
+using System.Net;
 using Flurl.Http;
 using Flurl.Http.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,17 +11,40 @@ namespace AsyncHttp.Benchmarks.Load;
 /// </summary>
 internal abstract class LoadClient : IAsyncDisposable
 {
-    public static LoadClient Create(string name, int limit, int limitPerHost, Action<ClientSessionOptions>? configureSession = null) => name switch
+    /// <param name="name">The client.</param>
+    /// <param name="limit">The total limit (the session's; raw has none across hosts).</param>
+    /// <param name="limitPerHost">The per-host limit.</param>
+    /// <param name="configureSession">More session settings.</param>
+    /// <param name="http2">
+    /// HTTP/2 over TLS (ALPN), accepting the server's self-signed certificate: the session with <c>Version</c> 2.0, raw
+    /// <see cref="HttpClient"/> at <see cref="HttpVersion.Version20"/> with multiple HTTP/2 connections on, as the
+    /// session's transport has them. Only those two clients.
+    /// </param>
+    public static LoadClient Create(string name, int limit, int limitPerHost, Action<ClientSessionOptions>? configureSession = null, bool http2 = false) => (name, http2) switch
     {
-        "session" => new SessionClient(limit, limitPerHost, configureSession),
-        "raw" => new RawClient(limit, limitPerHost),
-        "factory" => new FactoryClient(limit, limitPerHost),
-        "factory-session" => new FactorySessionClient(limit, limitPerHost, configureSession),
-        "flurl" => new FlurlLoadClient(limit, limitPerHost),
+        ("session", true) => new SessionClient(limit, limitPerHost, o =>
+        {
+            o.Version = HttpVersion.Version20;
+            o.DangerousAcceptAnyServerCertificate = true;
+            configureSession?.Invoke(o);
+        }),
+        ("raw", true) => new RawClient(limit, limitPerHost, http2: true),
+        (_, true) => throw new ArgumentException($"Client '{name}' has no HTTP/2 setup here: session or raw.", nameof(name)),
+        ("session", _) => new SessionClient(limit, limitPerHost, configureSession),
+        ("raw", _) => new RawClient(limit, limitPerHost),
+        ("factory", _) => new FactoryClient(limit, limitPerHost),
+        ("factory-session", _) => new FactorySessionClient(limit, limitPerHost, configureSession),
+        ("flurl", _) => new FlurlLoadClient(limit, limitPerHost),
         _ => throw new ArgumentException($"Unknown client '{name}': session, raw, factory, factory-session or flurl.", nameof(name)),
     };
 
     public abstract Task<int> GetAsync(string url);
+
+    /// <summary>The HTTP version of one response, to check that a run measures the protocol it claims.</summary>
+    public virtual Task<Version?> ProbeVersionAsync(string url) => Task.FromResult<Version?>(null);
+
+    /// <summary>The connections the client itself counted, if it counts them.</summary>
+    public virtual long? ConnectionsOpened => null;
 
     public abstract ValueTask DisposeAsync();
 
@@ -56,6 +80,14 @@ internal abstract class LoadClient : IAsyncDisposable
             return body.Length;
         }
 
+        public override async Task<Version?> ProbeVersionAsync(string url)
+        {
+            await using var response = await _session.GetAsync(url);
+            return response.Version;
+        }
+
+        public override long? ConnectionsOpened => _session.Connector.Stats.ConnectionsOpened;
+
         public override ValueTask DisposeAsync() => _session.DisposeAsync();
     }
 
@@ -63,11 +95,32 @@ internal abstract class LoadClient : IAsyncDisposable
     /// Raw <see cref="HttpClient"/> over <see cref="SocketsHttpHandler"/>, with its cheapest way to read a body:
     /// <see cref="HttpClient.GetByteArrayAsync(string)"/> (it throws for a status outside 2xx).
     /// </summary>
-    private sealed class RawClient(int limit, int limitPerHost) : LoadClient
+    private sealed class RawClient(int limit, int limitPerHost, bool http2 = false) : LoadClient
     {
-        private readonly HttpClient _client = new(Handler(limit, limitPerHost));
+        private readonly HttpClient _client = Client(limit, limitPerHost, http2);
 
         public override async Task<int> GetAsync(string url) => (await _client.GetByteArrayAsync(url)).Length;
+
+        public override async Task<Version?> ProbeVersionAsync(string url)
+        {
+            using var response = await _client.GetAsync(url);
+            return response.Version;
+        }
+
+        private static HttpClient Client(int limit, int limitPerHost, bool http2)
+        {
+            var handler = Handler(limit, limitPerHost);
+            if (!http2)
+            {
+                return new HttpClient(handler);
+            }
+
+            handler.EnableMultipleHttp2Connections = true;
+#pragma warning disable CA5359 // The local nginx of run-load.sh has a self-signed certificate.
+            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+#pragma warning restore CA5359
+            return new HttpClient(handler) { DefaultRequestVersion = HttpVersion.Version20 };
+        }
 
         public override ValueTask DisposeAsync()
         {

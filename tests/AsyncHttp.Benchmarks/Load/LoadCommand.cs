@@ -6,7 +6,8 @@ namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
 /// <c>load --client session|raw|factory|factory-session|flurl --workload NAME --url URL [--url2 URL] --requests N --concurrency C
-/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--warmup-seconds S] [--max-seconds S] [--memory-trace 1]</c>: runs one client through one
+/// --limit L [--limit-per-host P] [--expect-bytes B] [--warmup W] [--warmup-seconds S] [--max-seconds S] [--memory-trace 1]
+/// [--http2 1]</c>: runs one client through one
 /// workload in this process and prints one JSON line (requests, errors, seconds, CPU seconds, peak RSS, allocated
 /// bytes). With <c>--url2</c> requests alternate between the two URLs. <c>C</c> workers each loop until
 /// <c>N</c> requests have been started; <c>C = N</c> starts every request at once.
@@ -29,7 +30,13 @@ public static class LoadCommand
         var warmupSeconds = double.Parse(options.GetValueOrDefault("warmup-seconds", "1"), CultureInfo.InvariantCulture);
         var maxSeconds = Int(options, "max-seconds", 120);
 
-        await using var client = LoadClient.Create(clientName, limit, limitPerHost);
+        var http2 = options.GetValueOrDefault("http2") == "1";
+        await using var client = LoadClient.Create(clientName, limit, limitPerHost, http2: http2);
+        var version = await client.ProbeVersionAsync(url);
+        if (http2 && version != System.Net.HttpVersion.Version20)
+        {
+            throw new InvalidOperationException($"--http2 1: the server answered with HTTP/{version}, not HTTP/2.");
+        }
         var deadline = TimeSpan.FromSeconds(maxSeconds);
 
         // Warm-up at no more than the limit's concurrency, for --warmup-seconds and at least --warmup requests: tiered
@@ -72,6 +79,8 @@ public static class LoadCommand
             ["gen0"] = GC.CollectionCount(0) - gen0Before,
             ["gen2"] = GC.CollectionCount(2) - gen2Before,
             ["first_error"] = run.FirstError ?? warm.FirstError,
+            ["version"] = version?.ToString(),
+            ["client_connections"] = client.ConnectionsOpened,
         };
         Console.WriteLine(JsonSerializer.Serialize(line));
         return run.Errors + warm.Errors == 0 ? 0 : 1;

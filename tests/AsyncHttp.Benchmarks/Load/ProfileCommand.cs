@@ -5,7 +5,7 @@ namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
 /// <c>profile --client session|raw|factory|flurl --url URL [--requests N] [--concurrency C] [--auto-decompress false]
-/// [--use-cookies false]</c>: an allocation profile
+/// [--use-cookies false] [--http2 1]</c>: an allocation profile
 /// without tools. Runs N GETs and samples the runtime's AllocationTick events (one per ~100 KB allocated), then prints
 /// the bytes per request and, per allocated type, its share of the samples as estimated bytes per request. Point it
 /// at a server in another process (the nginx of run-load.sh) so that only the client's allocations are counted.
@@ -30,7 +30,7 @@ public static class ProfileCommand
         {
             o.AutoDecompress = autoDecompress;
             o.UseCookies = useCookies;
-        });
+        }, http2: Arg("http2", "0") == "1");
 
         for (var i = 0; i < 2000; i++)
         {

@@ -65,7 +65,9 @@ public sealed class ClientConnectorServiceCollectionExtensionsTests
         const string Settings = """
             {
               "Limit": 9, "LimitPerHost": 3, "QueueLimit": 70, "KeepAliveTimeout": "00:00:21", "ForceClose": true,
-              "DnsCacheTtl": "00:00:04", "MaxResponseHeadersLength": 12, "DangerousAcceptAnyServerCertificate": true
+              "DnsCacheTtl": "00:00:04", "MaxResponseHeadersLength": 12, "DangerousAcceptAnyServerCertificate": true,
+              "ExpectContinueTimeout": "00:00:03", "Version": "2.0", "VersionPolicy": "RequestVersionExact",
+              "Proxy": "http://user:secret@127.0.0.1:3128", "TrustEnv": true, "HappyEyeballsDelay": null
             }
             """;
         using var directory = new TempConfigDirectory($$"""{ "AsyncHttp": { "Connectors": { "upstream": {{Settings}} } } }""");
@@ -77,6 +79,9 @@ public sealed class ClientConnectorServiceCollectionExtensionsTests
         Assert.Equal((9, 3, 70), (options.Limit, options.LimitPerHost, options.QueueLimit));
         Assert.Equal((TimeSpan.FromSeconds(21), true, TimeSpan.FromSeconds(4)), (options.KeepAliveTimeout, options.ForceClose, options.DnsCacheTtl));
         Assert.Equal((12, true), (options.MaxResponseHeadersLength, options.DangerousAcceptAnyServerCertificate));
+        Assert.Equal(TimeSpan.FromSeconds(3), options.ExpectContinueTimeout);
+        Assert.Equal((System.Net.HttpVersion.Version20, HttpVersionPolicy.RequestVersionExact), (options.Version, options.VersionPolicy));
+        Assert.Equal((new Uri("http://user:secret@127.0.0.1:3128"), true, (TimeSpan?)null), (options.Proxy, options.TrustEnv, options.HappyEyeballsDelay));
 
         // Guards this test: a setting added to ConnectorOptions is added above, unless it is code only.
         var keys = System.Text.Json.Nodes.JsonNode.Parse(Settings)!.AsObject().Select(p => p.Key).ToHashSet();

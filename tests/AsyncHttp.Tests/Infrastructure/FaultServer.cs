@@ -68,6 +68,30 @@ public sealed class FaultServer : IAsyncDisposable
     /// </summary>
     public const string StaleOnSecondRequest = "stale";
 
+    /// <summary>
+    /// <c>/slow-upload</c>: reads the request body in steps of <see cref="UploadStep"/> bytes, reporting each step to
+    /// <see cref="UploadRead"/> (where a test moves its clock: the server reads the upload steadily, as slowly as the
+    /// test says), then answers <c>received N</c>. The connection stays open.
+    /// </summary>
+    public const string SlowUpload = "slow-upload";
+
+    /// <summary>
+    /// <c>/stalled-upload?after=N</c>: reads N bytes of the request body, then stops reading (<see cref="WhenUploadStalled"/>)
+    /// until <see cref="ResumeUploads"/>, after which it reads until the client closes. It never answers.
+    /// </summary>
+    public const string StalledUpload = "stalled-upload";
+
+    /// <summary>
+    /// <c>/early-413</c>: answers <c>413 Content Too Large</c> with <c>Connection: close</c> as soon as the request head is
+    /// in, before any of the body. Without <c>Expect: 100-continue</c> it then closes the connection at once, the body
+    /// unread (so the client's upload fails); with it, the client is expected to send no body, and the server reads
+    /// until the client closes, counting what body bytes came anyway (<see cref="BodyBytesAfterEarlyAnswer"/>).
+    /// </summary>
+    public const string EarlyAnswer413 = "early-413";
+
+    /// <summary>The step in which <see cref="SlowUpload"/> reads and reports: 1 MiB.</summary>
+    public const int UploadStep = 1024 * 1024;
+
     // Bounds on what the server sends and reads, so that a client that failed to stop cannot make a test run forever.
     private const int MaxEndlessBytes = 256 * 1024 * 1024;
     private const int MaxRequestsPerConnection = 10_000;
@@ -76,31 +100,64 @@ public sealed class FaultServer : IAsyncDisposable
     private const byte TcpEstablished = 1;
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+
+    // The same server under a second loopback address: another host to the client, sockets counted together here.
+    private readonly TcpListener _second = new(IPAddress.Parse("127.0.0.2"), 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _connections = [];
     private readonly List<Socket> _sockets = [];
     private readonly List<string> _heads = [];
     private readonly Task _accepting;
+    private readonly Task _acceptingSecond;
     private readonly object _sync = new();
     private readonly TaskCompletionSource _requestReceived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(int Count, TaskCompletionSource Signal)> _tlsWaiters = [];
+    private readonly TaskCompletionSource _uploadStalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _resumeUploads = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _allClosed;
     private int _accepted;
     private int _requests;
     private int _maxOpenAtAccept;
+    private int _tlsHandshakes;
+    private long _bodyBytesAfterEarlyAnswer;
 
     public FaultServer()
     {
+        // A fixed, small receive buffer (inherited by accepted sockets, and no autotuning up to 32 MiB): what a client
+        // has sent but the server has not read yet stays small, so an upload's pace is the pace the server reads at.
+        _listener.Server.ReceiveBufferSize = 64 * 1024;
         _listener.Start();
-        _accepting = AcceptAsync();
+        _second.Server.ReceiveBufferSize = 64 * 1024;
+        _second.Start();
+        _accepting = AcceptAsync(_listener);
+        _acceptingSecond = AcceptAsync(_second);
     }
 
     public Uri BaseAddress => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
 
     public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
 
+    /// <summary>A URL of the same server on 127.0.0.2: another host for the client (its own host key and pool).</summary>
+    public Uri SecondHostUrl(string pathAndQuery) => new(new Uri($"http://127.0.0.2:{((IPEndPoint)_second.LocalEndpoint).Port}/"), pathAndQuery);
+
     public int AcceptedConnections => Volatile.Read(ref _accepted);
 
     public int RequestsReceived => Volatile.Read(ref _requests);
+
+    /// <summary>
+    /// Connections that began with a TLS handshake (an https client): the server reads the ClientHello and never
+    /// answers it, a handshake that stalls, until the client closes.
+    /// </summary>
+    public int TlsHandshakesStarted => Volatile.Read(ref _tlsHandshakes);
+
+    /// <summary>Called by <see cref="SlowUpload"/> with the body bytes read so far, after each <see cref="UploadStep"/>.</summary>
+    public Action<long>? UploadRead { get; set; }
+
+    /// <summary>Body bytes that <see cref="EarlyAnswer413"/> received after its answer (with <c>Expect: 100-continue</c>, none should come).</summary>
+    public long BodyBytesAfterEarlyAnswer => Interlocked.Read(ref _bodyBytesAfterEarlyAnswer);
+
+    /// <summary>An https URL of this server: its TLS handshake stalls (<see cref="TlsHandshakesStarted"/>).</summary>
+    public Uri TlsUrl(string pathAndQuery = "") => new(new Uri($"https://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/"), pathAndQuery);
 
     /// <summary>Every request head as it came off the wire, in arrival order: what Kestrel would have parsed (or refused) first.</summary>
     public IReadOnlyList<string> Heads
@@ -131,6 +188,31 @@ public sealed class FaultServer : IAsyncDisposable
     /// <summary>Completes once a request head has been read.</summary>
     public Task WhenRequestReceived() => _requestReceived.Task.WaitAsync(TestServer.Patience);
 
+    /// <summary>Completes once a client's TLS ClientHello has arrived (and gone unanswered).</summary>
+    public Task WhenTlsHandshakeStarted() => WhenTlsHandshakesStarted(1);
+
+    /// <summary>Completes once <paramref name="count"/> TLS handshakes have begun, in all.</summary>
+    public Task WhenTlsHandshakesStarted(int count)
+    {
+        lock (_sync)
+        {
+            if (_tlsHandshakes >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _tlsWaiters.Add((count, signal));
+            return signal.Task.WaitAsync(TestServer.Patience);
+        }
+    }
+
+    /// <summary>Completes once <see cref="StalledUpload"/> has stopped reading an upload.</summary>
+    public Task WhenUploadStalled() => _uploadStalled.Task.WaitAsync(TestServer.Patience);
+
+    /// <summary>Lets <see cref="StalledUpload"/> read again, so that it sees the client's end of the connection.</summary>
+    public void ResumeUploads() => _resumeUploads.TrySetResult();
+
     /// <summary>Completes once the server holds no open socket (the client closed or the server gave up on each).</summary>
     public Task WhenAllSocketsClosed()
     {
@@ -150,24 +232,25 @@ public sealed class FaultServer : IAsyncDisposable
     {
         await _stop.CancelAsync();
         _listener.Stop();
+        _second.Stop();
         Task[] all;
         lock (_sync)
         {
-            all = [.. _connections, _accepting];
+            all = [.. _connections, _accepting, _acceptingSecond];
         }
 
         await Task.WhenAll(all).WaitAsync(TestServer.Patience).ContinueWith(_ => { });
         _stop.Dispose();
     }
 
-    private async Task AcceptAsync()
+    private async Task AcceptAsync(TcpListener listener)
     {
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener.AcceptSocketAsync(_stop.Token);
+                socket = await listener.AcceptSocketAsync(_stop.Token);
             }
             catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {
@@ -226,10 +309,22 @@ public sealed class FaultServer : IAsyncDisposable
     {
         try
         {
+            if (await StartsWithTlsAsync(socket, _stop.Token))
+            {
+                lock (_sync)
+                {
+                    _tlsHandshakes++;
+                    _tlsWaiters.RemoveAll(w => w.Count <= _tlsHandshakes && w.Signal.TrySetResult());
+                }
+
+                await DrainUntilClosedAsync(socket, _stop.Token);
+                return;
+            }
+
             var reader = new RequestReader(socket);
             for (var index = 0; index < MaxRequestsPerConnection; index++)
             {
-                var request = await reader.ReadAsync(_stop.Token);
+                var request = await reader.ReadHeadAsync(_stop.Token);
                 if (request is null)
                 {
                     return;
@@ -242,7 +337,21 @@ public sealed class FaultServer : IAsyncDisposable
                 }
 
                 _requestReceived.TrySetResult();
-                if (!await AnswerAsync(socket, request, index))
+                if (!HandlesItsBody(request.Path))
+                {
+                    if (request.ExpectsContinue && request.ContentLength > 0)
+                    {
+                        // As a server that takes the body does: the client waits for this before it sends it.
+                        await SendAsync(socket, "HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+
+                    if (await reader.ReadBodyAsync(request.ContentLength, UploadStep, null, _stop.Token) < request.ContentLength)
+                    {
+                        return;
+                    }
+                }
+
+                if (!await AnswerAsync(socket, reader, request, index))
                 {
                     return;
                 }
@@ -267,12 +376,42 @@ public sealed class FaultServer : IAsyncDisposable
         }
     }
 
+    /// <summary>True when the connection opens with a TLS handshake record (content type 22), as an https client's does.</summary>
+    private static async Task<bool> StartsWithTlsAsync(Socket socket, CancellationToken token)
+    {
+        var first = new byte[1];
+        return await socket.ReceiveAsync(first, SocketFlags.Peek, token) == 1 && first[0] == 0x16;
+    }
+
     /// <returns>True when the connection stays open for another request.</returns>
-    private async Task<bool> AnswerAsync(Socket socket, Request request, int index)
+    private async Task<bool> AnswerAsync(Socket socket, RequestReader reader, Request request, int index)
     {
         var token = _stop.Token;
         switch (request.Path)
         {
+            case SlowUpload:
+                var received = await reader.ReadBodyAsync(request.ContentLength, UploadStep, UploadRead, token);
+                var text = $"received {received}";
+                await SendAsync(socket, request.Answer($"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {text.Length}\r\n\r\n", text));
+                return received == request.ContentLength;
+            case StalledUpload:
+                await reader.ReadBodyAsync(long.Parse(request.Query("after") ?? "0", CultureInfo.InvariantCulture), UploadStep, null, token);
+                _uploadStalled.TrySetResult();
+                await _resumeUploads.Task.WaitAsync(token);
+                await DrainUntilClosedAsync(socket, token);
+                return false;
+            case EarlyAnswer413:
+                await SendAsync(socket, "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+                if (!request.ExpectsContinue)
+                {
+                    // As a server that refuses a body does: it closes with the body unread, which resets the connection.
+                    Reset(socket);
+                    return false;
+                }
+
+                Interlocked.Add(ref _bodyBytesAfterEarlyAnswer, await reader.ReadBodyAsync(long.MaxValue, UploadStep, null, token));
+                return false;
+
             case Ok:
                 await SendAsync(socket, request.Answer("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n", "ok"));
                 return true;
@@ -309,6 +448,8 @@ public sealed class FaultServer : IAsyncDisposable
                 return false;
         }
     }
+
+    private static bool HandlesItsBody(string path) => path is SlowUpload or StalledUpload or EarlyAnswer413;
 
     private static async Task MisbehaveAsync(Socket socket, string fault, CancellationToken token)
     {
@@ -455,10 +596,12 @@ public sealed class FaultServer : IAsyncDisposable
         socket.Close();
     }
 
-    /// <summary>A request as the server read it: the head's method and target, and its Content-Length body skipped.</summary>
-    private sealed record Request(string Method, string Path, string QueryString, string Head)
+    /// <summary>A request head as the server read it: the method, the target and the body's declared length.</summary>
+    private sealed record Request(string Method, string Path, string QueryString, string Head, long ContentLength)
     {
         public bool IsHead => Method == "HEAD";
+
+        public bool ExpectsContinue => Head.Contains("\r\nExpect: 100-continue", StringComparison.OrdinalIgnoreCase);
 
         public string? Query(string name)
         {
@@ -478,14 +621,17 @@ public sealed class FaultServer : IAsyncDisposable
         public string Answer(string head, string body) => IsHead ? head : head + body;
     }
 
-    /// <summary>Reads requests off one connection, keeping what arrives beyond one request for the next.</summary>
+    /// <summary>
+    /// Reads requests off one connection: a head, then its body (read by the path that answers it, or skipped), keeping
+    /// what arrives beyond for the next.
+    /// </summary>
     private sealed class RequestReader(Socket socket)
     {
         private const int MaxHead = 64 * 1024;
         private readonly byte[] _buffer = new byte[16384];
         private readonly StringBuilder _pending = new();
 
-        public async Task<Request?> ReadAsync(CancellationToken token)
+        public async Task<Request?> ReadHeadAsync(CancellationToken token)
         {
             int headEnd;
             while ((headEnd = _pending.ToString().IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0)
@@ -497,30 +643,51 @@ public sealed class FaultServer : IAsyncDisposable
             }
 
             var head = _pending.ToString(0, headEnd);
-            var length = 0;
+            _pending.Remove(0, headEnd + 4);
+            long length = 0;
             foreach (var line in head.Split("\r\n"))
             {
                 if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
                 {
-                    length = int.Parse(line[15..].Trim(), CultureInfo.InvariantCulture);
+                    length = long.Parse(line[15..].Trim(), CultureInfo.InvariantCulture);
                 }
             }
 
-            while (_pending.Length < headEnd + 4 + length)
-            {
-                if (!await FillAsync(token))
-                {
-                    return null;
-                }
-            }
-
-            _pending.Remove(0, headEnd + 4 + length);
             var parts = head.Split(' ', 3);
             var target = parts.Length > 1 ? parts[1].TrimStart('/') : string.Empty;
             var question = target.IndexOf('?', StringComparison.Ordinal);
             return question < 0
-                ? new Request(parts[0], target, string.Empty, head)
-                : new Request(parts[0], target[..question], target[(question + 1)..], head);
+                ? new Request(parts[0], target, string.Empty, head, length)
+                : new Request(parts[0], target[..question], target[(question + 1)..], head, length);
+        }
+
+        /// <summary>
+        /// Reads up to <paramref name="count"/> body bytes (those that came with the head first) and keeps none of them,
+        /// telling <paramref name="progress"/> the total after each <paramref name="step"/> bytes.
+        /// </summary>
+        /// <returns>The bytes read: fewer than <paramref name="count"/> when the client closed first.</returns>
+        public async Task<long> ReadBodyAsync(long count, int step, Action<long>? progress, CancellationToken token)
+        {
+            long read = Math.Min(_pending.Length, count);
+            _pending.Remove(0, (int)read);
+            var reported = read / step;
+            while (read < count)
+            {
+                var n = await socket.ReceiveAsync(_buffer.AsMemory(0, (int)Math.Min(_buffer.Length, count - read)), token);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                read += n;
+                while (progress is not null && read / step > reported)
+                {
+                    reported++;
+                    progress(read);
+                }
+            }
+
+            return read;
         }
 
         private async Task<bool> FillAsync(CancellationToken token)

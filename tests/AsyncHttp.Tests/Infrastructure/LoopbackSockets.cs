@@ -19,10 +19,12 @@ public static class LoopbackSockets
     /// A listener that never accepts, with its accept queue filled, so that a new connect is never answered and
     /// hangs until the client gives up (Linux drops the SYN when the accept queue is full).
     /// </summary>
-    public static async Task<FullBacklog> FullBacklogAsync()
+    /// <param name="address">The address to listen on: 127.0.0.1 unless given (another loopback address, 127.0.0.2).</param>
+    /// <param name="port">The port; 0 for a free one.</param>
+    public static async Task<FullBacklog> FullBacklogAsync(IPAddress? address = null, int port = 0)
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Bind(new IPEndPoint(address ?? IPAddress.Loopback, port));
         listener.Listen(0);
         var endPoint = (IPEndPoint)listener.LocalEndPoint!;
 

@@ -1,7 +1,12 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -23,6 +28,7 @@ public sealed class TestServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _chunks = new();
     private readonly ConcurrentQueue<string> _arrivals = new();
     private readonly ConcurrentDictionary<string, int[]> _tags = new();
+    private readonly ConcurrentDictionary<string, IConnectionLifetimeNotificationFeature> _lifetimes = new();
     private readonly object _sync = new();
     private readonly List<(int Count, TaskCompletionSource Signal)> _arrivalWaiters = [];
     private readonly List<(int Count, TaskCompletionSource Signal)> _connectionWaiters = [];
@@ -55,24 +61,56 @@ public sealed class TestServer : IAsyncDisposable
 
     public Uri Url(string pathAndQuery) => new(BaseAddress, pathAndQuery);
 
+    /// <summary>A self-signed certificate for 127.0.0.1 and localhost, made once per test run.</summary>
+    public static X509Certificate2 Certificate => LazyCertificate.Value;
+
+    private static readonly Lazy<X509Certificate2> LazyCertificate = new(CreateCertificate);
+
     /// <param name="address">Where to listen: 127.0.0.1 unless given (such as <see cref="IPAddress.IPv6Loopback"/>).</param>
-    public static async Task<TestServer> StartAsync(IPAddress? address = null)
+    /// <param name="protocol">
+    /// HTTP/1.1 (the default); HTTP/2 only over cleartext (h2c, prior knowledge); or TLS with the self-signed
+    /// <see cref="Certificate"/> offering h2 and http/1.1 by ALPN.
+    /// </param>
+    /// <param name="maxStreamsPerConnection">The HTTP/2 streams a connection may carry at once (Kestrel's default: 100).</param>
+    /// <param name="port">The port to listen on; 0 for a free one.</param>
+    public static async Task<TestServer> StartAsync(IPAddress? address = null, ServerProtocol protocol = ServerProtocol.Http1, int? maxStreamsPerConnection = null, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         TestServer? server = null;
-        builder.WebHost.UseKestrel(o => o.Listen(address ?? IPAddress.Loopback, 0, listen => listen.Use(next => async connection =>
+        builder.WebHost.UseKestrel(o =>
         {
-            server!.ConnectionOpened();
-            try
+            if (maxStreamsPerConnection is { } streams)
             {
-                await next(connection);
+                o.Limits.Http2.MaxStreamsPerConnection = streams;
             }
-            finally
+
+            o.Listen(address ?? IPAddress.Loopback, port, listen =>
             {
-                server.ConnectionClosed();
-            }
-        })));
+                listen.Protocols = protocol switch
+                {
+                    ServerProtocol.H2c => HttpProtocols.Http2,
+                    ServerProtocol.Tls => HttpProtocols.Http1AndHttp2,
+                    _ => HttpProtocols.Http1,
+                };
+                listen.Use(next => async connection =>
+                {
+                    server!.ConnectionOpened(connection);
+                    try
+                    {
+                        await next(connection);
+                    }
+                    finally
+                    {
+                        server.ConnectionClosed(connection);
+                    }
+                });
+                if (protocol == ServerProtocol.Tls)
+                {
+                    listen.UseHttps(Certificate);
+                }
+            });
+        });
         var app = builder.Build();
         server = new TestServer(app);
         server.Map(app);
@@ -95,6 +133,15 @@ public sealed class TestServer : IAsyncDisposable
     public Task WhenNoOpenConnections() => WhenCount(_connectionWaiters, ref _openConnections, 0, atLeast: false);
 
     public Task WhenArrived(string id) => Gate("arrived:" + id).Task.WaitAsync(Patience);
+
+    /// <summary>Completes once the client gave up the body of <c>/stream?id=</c><paramref name="id"/> (an HTTP/2 reset, or its connection closed).</summary>
+    public Task WhenAborted(string id) => Gate("aborted:" + id).Task.WaitAsync(Patience);
+
+    /// <summary>Whether the client gave up the body of <c>/stream?id=</c><paramref name="id"/>.</summary>
+    public bool WasAborted(string id) => Gate("aborted:" + id).Task.IsCompleted;
+
+    /// <summary>Requests held at the server now (<c>/hold</c>, <c>/slowbody</c>, <c>/stream</c>).</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
 
     public async ValueTask DisposeAsync()
     {
@@ -173,6 +220,35 @@ public sealed class TestServer : IAsyncDisposable
             }
         });
         app.MapGet("/reset", (HttpContext context) => context.Abort());
+        app.MapGet("/protocol", (HttpRequest request) => request.Protocol);
+        app.MapGet("/goaway", (HttpContext context) =>
+        {
+            // Closes this request's connection gracefully: with HTTP/2 a GOAWAY, after which the streams already on it
+            // finish and new ones go to another connection.
+            _lifetimes[context.Connection.Id].RequestClose();
+            return "goaway";
+        });
+        app.MapGet("/stream", async (HttpContext context, string id) =>
+        {
+            // A body that starts, then waits: for the gate (then ends), or for the client to give it up (signalled).
+            await context.Response.StartAsync();
+            await context.Response.WriteAsync("first;");
+            await context.Response.Body.FlushAsync();
+            Arrive(id);
+            try
+            {
+                await Gate(id).Task.WaitAsync(Patience, context.RequestAborted);
+                await context.Response.WriteAsync("last");
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                Gate("aborted:" + id).TrySetResult();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        });
         app.Map("/redirect", (HttpContext context, string to, int? status, string? cookie) =>
         {
             if (cookie is not null)
@@ -263,8 +339,28 @@ public sealed class TestServer : IAsyncDisposable
         }
     }
 
-    private void ConnectionOpened()
+    private static X509Certificate2 CreateCertificate()
     {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=AsyncHttp tests", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+
+        // Through PKCS#12, so that the key is usable by the TLS stack on every platform.
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private void ConnectionOpened(ConnectionContext connection)
+    {
+        if (connection.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime)
+        {
+            _lifetimes[connection.ConnectionId] = lifetime;
+        }
+
         Interlocked.Increment(ref _acceptedConnections);
         lock (_sync)
         {
@@ -272,8 +368,9 @@ public sealed class TestServer : IAsyncDisposable
         }
     }
 
-    private void ConnectionClosed()
+    private void ConnectionClosed(ConnectionContext connection)
     {
+        _lifetimes.TryRemove(connection.ConnectionId, out _);
         lock (_sync)
         {
             _openConnections--;

@@ -143,6 +143,42 @@ public sealed class SlotOwnershipTests : IAsyncLifetime
         await server.WhenAllSocketsClosed();
     }
 
+    /// <summary>
+    /// Two hosts on one Limit: the connections one host's requests leave idle in the pool count against the Limit, so a
+    /// request to the other host makes room by closing the least recently used of them; never more than the Limit open.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Limit_TwoHosts_IdleConnectionsOfOneMakeRoomForTheOther(bool middleware)
+    {
+        const int Limit = 2;
+        await using var server = new FaultServer();
+        var maxOpenAtClient = 0;
+        ClientSession? session = null;
+        var trace = new ClientTrace { OnConnectionCreateStart = _ => InterlockedMax(ref maxOpenAtClient, session!.Connector.Stats.OpenConnections) };
+        // Idle connections are kept for long: without room made, a connect to the other host would wait for them.
+        session = NewSession(middleware, new ClientSessionOptions { Limit = Limit, KeepAliveTimeout = TimeSpan.FromHours(1) }, trace: trace);
+
+        // Rounds of Limit requests at once to one host, then to the other: each round finds the other host's
+        // connections idle, Limit of them, and must end them to open its own.
+        for (var round = 0; round < 6; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, Limit).Select(async _ =>
+            {
+                var url = round % 2 == 0 ? server.Url($"{FaultServer.Bytes}?size=1000") : server.SecondHostUrl($"{FaultServer.Bytes}?size=1000");
+                await using var response = await session.GetAsync(url);
+                Assert.Equal(1000, (await response.ReadAsBytesAsync()).Length);
+            })).WaitAsync(TestServer.Patience);
+        }
+
+        Assert.True(server.MaxOpenAtAccept <= Limit && maxOpenAtClient <= Limit, $"server {server.MaxOpenAtAccept}, client {maxOpenAtClient}");
+        Assert.InRange(session.Connector.Stats.OpenConnections, 1, Limit);
+        AssertNothingHeld(session);
+        await session.DisposeAsync();
+        await server.WhenAllSocketsClosed();
+    }
+
     [Theory]
     [InlineData(false, false)]
     [InlineData(false, true)]
@@ -328,8 +364,10 @@ public sealed class SlotOwnershipTests : IAsyncLifetime
                         time.Advance(TimeSpan.FromSeconds(10));
 
                         // FakeTimeProvider lets one thread at a time run due timers: when another thread is in there (a
-                        // timer being set), this Advance returns before ours ran. Ask again until it has.
-                        for (var i = 0; i < 1000 && !held.IsReleased; i++)
+                        // timer being set), this Advance returns before ours ran. Ask again until it has, bounded in
+                        // count and in time (a loaded machine can keep that thread off a core for a while).
+                        var patience = System.Diagnostics.Stopwatch.StartNew();
+                        for (var i = 0; i < 1_000_000 && !held.IsReleased && patience.Elapsed < TestServer.Patience; i++)
                         {
                             await Task.Yield();
                             time.Advance(TimeSpan.Zero);

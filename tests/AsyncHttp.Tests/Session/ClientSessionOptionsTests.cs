@@ -141,6 +141,8 @@ public sealed class ClientSessionOptionsTests
         long l => l + 7,
         bool b => !b,
         TimeSpan t => t + TimeSpan.FromSeconds(7),
+        Version v => v == System.Net.HttpVersion.Version20 ? System.Net.HttpVersion.Version11 : System.Net.HttpVersion.Version20,
+        HttpVersionPolicy p => p == HttpVersionPolicy.RequestVersionExact ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact,
         ClientTimeout => new ClientTimeout { Total = TimeSpan.FromSeconds(7), Connect = TimeSpan.FromSeconds(8), SockConnect = TimeSpan.FromSeconds(9), SockRead = TimeSpan.FromSeconds(10) },
         IDictionary<string, string> => new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["X-Seven"] = "7" },
         null when setting.PropertyType == typeof(Uri) => new Uri("http://example.test/base/"),

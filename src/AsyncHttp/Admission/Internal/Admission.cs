@@ -34,7 +34,9 @@ internal sealed class Admission
     /// <exception cref="QueueFullException">The queue is full; counted and logged.</exception>
     public ValueTask<Connector.SlotLease> AcquireAsync(HttpRequestMessage request, CancellationToken cancellationToken, Deadline? deadline = null)
     {
-        var key = HostKey.From(request.RequestUri!);
+        // Through a proxy, the proxy is part of the host's key: the host's connections are the proxy's (or its tunnels).
+        var url = request.RequestUri!;
+        var key = HostKey.From(url, _member.Connector.ProxyFor(url));
         ValueTask<Connector.SlotLease> acquire;
         try
         {
@@ -66,21 +68,39 @@ internal sealed class Admission
     public async Task<HttpResponseMessage> SendAsync(Connector.SlotLease lease, HttpRequestMessage request, RequestContext? context, bool wrap, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
+        CountedNetworkStream? sentOn;
         try
         {
             context?.Holds(lease);
-            context?.Admitted();
-            var connection = ConnectionCapture.Begin();
+            if (context is null)
+            {
+                // A message no session request prepared (a middleware's own): the connector's version, unless it asks for its own.
+                ApplyVersion(request, null, _member.Connector.TransportSettings);
+            }
+
+            // With SockRead set, the wait for the response starts once the content has been sent: the transport sends
+            // a stand-in that says when, and the request gets its own content back afterwards. A request without
+            // content (or without SockRead) is sent as it is.
+            var uploads = request.Content is not null && context is { Timeout.SockRead: not null };
+            context?.Admitted(uploads);
+            if (uploads)
+            {
+                request.Content = new UploadContent(request.Content!, context!);
+            }
+
+            var connection = ConnectionCapture.Begin(lease);
             try
             {
                 response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
             catch (HttpRequestException ex) when (IsRetryable(request, ex, cancellationToken))
             {
+                context?.Resending();
                 response = await lease.Transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
-            Framing.Check(response, connection);
+            sentOn = connection.End();
+            Framing.Check(response, sentOn);
         }
         catch
         {
@@ -95,8 +115,38 @@ internal sealed class Admission
 
             throw;
         }
+        finally
+        {
+            // Found again rather than kept: nothing more is kept across the send.
+            if (request.Content is UploadContent sent)
+            {
+                request.Content = sent.Inner;
+            }
+        }
+
+        if (sentOn is not null && response.Version.Major == 1)
+        {
+            // An HTTP/1.x connection carries this response alone: once it is read, the connection is idle in the pool.
+            lease.SentOn(sentOn);
+        }
 
         return Carry(lease, request, response, context, wrap);
+    }
+
+    /// <summary>
+    /// Sets the HTTP version <paramref name="request"/> asks for: <paramref name="options"/>' own, else the message's own
+    /// when it is not at <see cref="HttpRequestMessage"/>'s defaults (1.1, or lower), else the connector's.
+    /// </summary>
+    public static void ApplyVersion(HttpRequestMessage request, RequestOptions? options, TransportSettings connector)
+    {
+        var own = !TransportSettings.HasDefaultVersion(request);
+        if (own && options?.Version is null && options?.VersionPolicy is null)
+        {
+            return;
+        }
+
+        request.Version = options?.Version ?? (own ? request.Version : connector.Version);
+        request.VersionPolicy = options?.VersionPolicy ?? (own ? request.VersionPolicy : connector.VersionPolicy);
     }
 
     /// <summary>

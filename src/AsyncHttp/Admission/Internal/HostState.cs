@@ -20,13 +20,19 @@ internal sealed class HostState(Connector connector, HostKey key)
 
     public int OpenConnections;
 
-    /// <summary>Connects waiting for a connection to this host to close (rare: only while one is closing).</summary>
-    public Queue<TaskCompletionSource>? ConnectionWaiters;
+    /// <summary>
+    /// Slots of this host whose hop has written on a connection. While fewer than <see cref="InUse"/>, a request of the
+    /// host is on its way to the transport and may be handed any idle connection to it: none of them may be ended then.
+    /// </summary>
+    public int Bound;
+
+    /// <summary>Connects to this host waiting for room (rare: while a connection is closing, or the Limit is full).</summary>
+    public int RoomWaiters;
 
     /// <summary>The sessions' shares of the host, one per session that has used it: a handful, searched in order.</summary>
     public readonly List<HostShare> Shares = [];
 
-    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && ConnectionWaiters is not { Count: > 0 };
+    public bool IsIdle => InUse == 0 && Waiting == 0 && OpenConnections == 0 && RoomWaiters == 0;
 
     /// <summary>The share of <paramref name="member"/>, created on its first request to the host.</summary>
     public HostShare ShareOf(ConnectorMember member)

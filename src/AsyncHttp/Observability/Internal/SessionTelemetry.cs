@@ -156,11 +156,14 @@ internal sealed partial class SessionTelemetry
     {
         if (Logger.IsEnabled(LogLevel.Warning))
         {
-            var host = key.ToString();
+            var host = key.Describe();
             var errorType = error.GetType().Name;
             Log.ConnectFailed(Logger, host, errorType, error);
         }
     }
+
+    /// <summary>A proxy of the environment (<see cref="ConnectorOptions.TrustEnv"/>) could not be used: requests go without it.</summary>
+    public void ProxyIgnored(string why) => Log.ProxyIgnored(Logger, why);
 
     public void RequestStarted(HttpMethod method, Uri url)
     {
@@ -240,6 +243,9 @@ internal sealed partial class SessionTelemetry
 
         [LoggerMessage(EventId = 1009, EventName = "ConnectFailed", Level = LogLevel.Warning, Message = "Connecting to {Host} failed with {ErrorType}.")]
         public static partial void ConnectFailed(ILogger logger, string host, string errorType, Exception exception);
+
+        [LoggerMessage(EventId = 1010, EventName = "ProxyIgnored", Level = LogLevel.Warning, Message = "A proxy of the environment is ignored (TrustEnv): {Reason}")]
+        public static partial void ProxyIgnored(ILogger logger, string reason);
     }
 }
 

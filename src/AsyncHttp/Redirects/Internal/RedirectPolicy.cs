@@ -58,7 +58,8 @@ internal static class RedirectPolicy
         {
             if (header.Key.Equals("Host", StringComparison.OrdinalIgnoreCase)
                 || header.Key.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
-                || (crossOrigin && IsCredential(header.Key)))
+                || (crossOrigin && IsCredential(header.Key))
+                || (toGet && header.Key.Equals("Expect", StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }

@@ -13,11 +13,10 @@ internal static class Framing
     /// connection, and aiohttp refuses it). The response is disposed and its connection closed, never reused.
     /// </summary>
     /// <param name="response">The response, just returned by the transport.</param>
-    /// <param name="connection">The connection the request went out on.</param>
+    /// <param name="sentOn">The connection the request went out on, if it is known.</param>
     /// <exception cref="ClientPayloadException">The framing is ambiguous.</exception>
-    public static void Check(HttpResponseMessage response, ConnectionCapture connection)
+    public static void Check(HttpResponseMessage response, CountedNetworkStream? sentOn)
     {
-        var sentOn = connection.End();
         if (response.Version.Major != 1
             || !response.Headers.NonValidated.Contains("Transfer-Encoding")
             || !response.Content.Headers.NonValidated.Contains("Content-Length"))

@@ -145,17 +145,44 @@ internal sealed class RequestContext : DeadlineNode, ITimeoutTarget, ILeaseObser
         }
     }
 
-    /// <summary>A slot was taken: the queue part of <see cref="ClientTimeout.Connect"/> is over.</summary>
-    public void Admitted() => _timer?.Admitted();
+    /// <summary>
+    /// A hop begins: <see cref="ClientTimeout.Connect"/> starts afresh, counted from <paramref name="at"/> (a timestamp of
+    /// the session's clock), and bounds its wait in the queue.
+    /// </summary>
+    public void HopStarted(long at) => _timer?.HopStarted(at);
 
-    /// <summary>What remains of <see cref="ClientTimeout.Connect"/> for establishing a connection, if it is set.</summary>
-    public TimeSpan? RemainingConnect => _timer?.RemainingConnect;
+    /// <summary>A hop begins now: see <see cref="HopStarted(long)"/>.</summary>
+    public void HopStarted()
+    {
+        if (_timer is { } timer)
+        {
+            timer.HopStarted(Session.Time.GetTimestamp());
+        }
+    }
+
+    /// <summary>
+    /// The hop holds a slot: the queue part of <see cref="ClientTimeout.Connect"/> is over, and the wait for the response
+    /// starts, or, when it <paramref name="uploads"/> content, once that has been sent (<see cref="RequestSent"/>).
+    /// </summary>
+    public void Admitted(bool uploads) => _timer?.Admitted(uploads);
+
+    /// <summary>The hop is sent once more, on a new connection: its content is sent again first.</summary>
+    public void Resending() => _timer?.Resending();
+
+    /// <summary>
+    /// When what is left of the hop's <see cref="ClientTimeout.Connect"/> runs out for establishing a new connection
+    /// (a timestamp of the session's clock); <see cref="long.MaxValue"/> when Connect is not set.
+    /// </summary>
+    public long ConnectBudgetEnd => _timer?.ConnectBudgetEnd ?? long.MaxValue;
 
     /// <summary>A new connection is being made for this request: connect time is not read time.</summary>
     public void ConnectStarted() => _timer?.ConnectStarted();
 
-    /// <summary>The new connection is up: the wait for the response starts now.</summary>
+    /// <summary>The new connection is up, after TLS (or its attempt ended): the wait for the response starts now.</summary>
     public void ConnectEnded() => _timer?.ConnectEnded();
+
+    /// <summary>The request's content has been sent in full: <see cref="ClientTimeout.SockRead"/> starts.</summary>
+    public void RequestSent() => _timer?.RequestSent();
 
     public void HeadersReceived() => _timer?.HeadersReceived();
 

@@ -6,8 +6,21 @@ namespace AsyncHttp.Internal;
 /// for a request that sets Connect or SockRead: one whose only timeout is Total shares the session's lanes instead.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Connect starts afresh with each hop (<see cref="HopStarted"/>) and bounds its wait in the queue here; once the hop
+/// holds a slot, what is left of it is the hop's budget for a new connection (<see cref="ConnectBudgetEnd"/>), which the
+/// transport enforces over the reservation, DNS, the TCP connect and TLS. A hop served on a pooled connection spends
+/// none of it.
+/// </para>
+/// <para>
+/// SockRead bounds the wait for the response: it runs from the moment the hop holds a slot, except while a new
+/// connection is being made for it and, for a request with content, until the content has been sent
+/// (<see cref="RequestSent"/>); then each body read.
+/// </para>
+/// <para>
 /// The timer is set to the earliest deadline and, when it fires, finds which expired. A deadline moved later (a read
 /// that completed) is not chased: the timer fires early, finds nothing expired and is set again.
+/// </para>
 /// </remarks>
 internal sealed class RequestTimer
 {
@@ -15,77 +28,117 @@ internal sealed class RequestTimer
 
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
-    private readonly ClientTimeout _timeout;
+    private readonly TimeSpan? _connect;
+    private readonly TimeSpan? _sockRead;
     private readonly ITimeoutTarget _target;
     private ITimer? _timer;
     private readonly long _totalDeadline;
-    private long _connectDeadline;
+    private long _connectDeadline = Never;
     private long _connectBudgetEnd = Never;
     private long _sockReadDeadline = Never;
     private long _armedAt = Never;
     private bool _stopped;
 
+    // What holds the wait for the response back, guarded by the gate: a hop not yet admitted, a connection being made,
+    // content not yet sent, or a response already in.
+    private bool _admitted;
+    private bool _connecting;
+    private bool _uploads;
+    private bool _uploading;
+    private bool _answered;
+
     /// <param name="time">The clock.</param>
-    /// <param name="timeout">The request's timeouts, as they were when it started.</param>
+    /// <param name="timeout">The request's timeouts, read once here: a caller may change the object later.</param>
     /// <param name="target">Told when a deadline passes.</param>
     /// <param name="started">When the request started (which may lie in the past: the queue).</param>
     public RequestTimer(TimeProvider time, ClientTimeout timeout, ITimeoutTarget target, long started)
     {
         _time = time;
-        _timeout = timeout;
+        _connect = timeout.Connect;
+        _sockRead = timeout.SockRead;
         _target = target;
         _totalDeadline = After(started, timeout.Total);
         lock (_gate)
         {
-            _connectDeadline = After(started, timeout.Connect);
             Rearm(time.GetTimestamp());
         }
     }
 
-    /// <summary>A slot was taken: the queue part of Connect is over; the wait for the response starts.</summary>
-    public void Admitted()
+    /// <summary>
+    /// When this hop's Connect budget for a new connection runs out (a timestamp of the clock); <see cref="long.MaxValue"/>
+    /// when Connect is not set or the hop has no slot yet.
+    /// </summary>
+    public long ConnectBudgetEnd => Volatile.Read(ref _connectBudgetEnd);
+
+    /// <summary>A hop begins at <paramref name="at"/>: Connect starts afresh and bounds its wait in the queue.</summary>
+    public void HopStarted(long at)
     {
         var now = _time.GetTimestamp();
         lock (_gate)
         {
-            // What is left of Connect now bounds a new connection, which the transport's connect callback enforces.
-            _connectBudgetEnd = _connectDeadline;
-            _connectDeadline = Never;
-            _sockReadDeadline = After(now, _timeout.SockRead);
+            _connectDeadline = After(at, _connect);
+            Volatile.Write(ref _connectBudgetEnd, Never);
+            _admitted = _connecting = _uploads = _uploading = _answered = false;
+            UpdateResponseWait(now);
             Rearm(now);
         }
     }
 
-    /// <summary>What remains of Connect for establishing a connection, if it is set.</summary>
-    public TimeSpan? RemainingConnect
+    /// <summary>
+    /// The hop holds a slot: the queue part of Connect is over, and what is left of it bounds a new connection (the
+    /// transport's connect callback enforces it). The wait for the response starts, or, when
+    /// <paramref name="uploads"/>, once the content has been sent.
+    /// </summary>
+    public void Admitted(bool uploads)
     {
-        get
+        var now = _time.GetTimestamp();
+        lock (_gate)
         {
-            var end = Volatile.Read(ref _connectBudgetEnd);
-            if (end == Never)
-            {
-                return null;
-            }
-
-            var left = _time.GetElapsedTime(_time.GetTimestamp(), end);
-            return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            Volatile.Write(ref _connectBudgetEnd, _connectDeadline);
+            _connectDeadline = Never;
+            _admitted = true;
+            _uploads = _uploading = uploads;
+            _answered = false;
+            _sockReadDeadline = Never;
+            UpdateResponseWait(now);
+            Rearm(now);
         }
     }
 
-    /// <summary>A new connection is being made: connect time is not read time.</summary>
-    public void ConnectStarted() => SetSockRead(null);
+    /// <summary>The hop is sent once more (its connection closed before any response): its content is sent again.</summary>
+    public void Resending() => Update(Signal.Resending);
 
-    /// <summary>The new connection is up: the wait for the response starts now.</summary>
-    public void ConnectEnded() => SetSockRead(_timeout.SockRead);
+    /// <summary>A new connection is being made for this request: connect time is not read time.</summary>
+    public void ConnectStarted() => Update(Signal.ConnectStarted);
 
-    public void HeadersReceived() => SetSockRead(null);
+    /// <summary>The new connection is up (or failed): the wait for the response may start.</summary>
+    public void ConnectEnded() => Update(Signal.ConnectEnded);
+
+    /// <summary>The request's content has been sent: the wait for the response starts.</summary>
+    public void RequestSent() => Update(Signal.RequestSent);
+
+    /// <summary>The response's headers are in: the wait for the response is over.</summary>
+    public void HeadersReceived() => Update(Signal.HeadersReceived);
 
     /// <summary>A body read begins: SockRead bounds the wait for its data.</summary>
-    public void BeginRead() => SetSockRead(_timeout.SockRead);
+    public void BeginRead()
+    {
+        if (_sockRead is null)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        lock (_gate)
+        {
+            _sockReadDeadline = After(now, _sockRead);
+            Rearm(now);
+        }
+    }
 
     public void EndRead()
     {
-        if (_timeout.SockRead is not null)
+        if (_sockRead is not null)
         {
             Volatile.Write(ref _sockReadDeadline, Never);
         }
@@ -102,9 +155,10 @@ internal sealed class RequestTimer
         }
     }
 
-    private void SetSockRead(TimeSpan? timeout)
+    /// <summary>Changes what holds the wait for the response back, and moves SockRead with it.</summary>
+    private void Update(Signal signal)
     {
-        if (_timeout.SockRead is null)
+        if (_sockRead is null)
         {
             return;
         }
@@ -112,8 +166,51 @@ internal sealed class RequestTimer
         var now = _time.GetTimestamp();
         lock (_gate)
         {
-            _sockReadDeadline = After(now, timeout);
+            switch (signal)
+            {
+                case Signal.Resending:
+                    _uploading = _uploads;
+                    break;
+                case Signal.ConnectStarted:
+                    _connecting = true;
+                    break;
+                case Signal.ConnectEnded:
+                    _connecting = false;
+                    break;
+                case Signal.RequestSent:
+                    _uploading = false;
+                    break;
+                default:
+                    _answered = true;
+                    _sockReadDeadline = Never;
+                    return;
+            }
+
+            UpdateResponseWait(now);
             Rearm(now);
+        }
+    }
+
+    /// <summary>
+    /// SockRead's wait for the response: running (from when it last started) while nothing holds it back. Runs under
+    /// the gate.
+    /// </summary>
+    private void UpdateResponseWait(long now)
+    {
+        // A late signal (a connection the hop did not use coming up after its response) leaves the body's reads alone.
+        if (_answered)
+        {
+            return;
+        }
+
+        var waiting = _admitted && !_connecting && !_uploading;
+        if (!waiting)
+        {
+            _sockReadDeadline = Never;
+        }
+        else if (_sockReadDeadline == Never)
+        {
+            _sockReadDeadline = After(now, _sockRead);
         }
     }
 
@@ -194,5 +291,15 @@ internal sealed class RequestTimer
 
         var ticks = value.TotalSeconds * _time.TimestampFrequency;
         return ticks >= Never - now ? Never : now + (long)ticks;
+    }
+
+    /// <summary>What a request tells its timer as it goes; each moves the wait for the response.</summary>
+    private enum Signal
+    {
+        Resending,
+        ConnectStarted,
+        ConnectEnded,
+        RequestSent,
+        HeadersReceived,
     }
 }

@@ -16,21 +16,27 @@ internal sealed class ConnectionCapture
     private CountedNetworkStream? _connection;
     private bool _ended;
 
-    /// <summary>Starts capturing the connection of the request the calling async method sends next.</summary>
-    public static ConnectionCapture Begin()
+    /// <summary>The slot of the hop this capture is for: bound to a connection by the hop's first write.</summary>
+    public Connector.SlotLease? Lease { get; private init; }
+
+    /// <summary>Starts capturing the connection of the request the calling async method sends next, on <paramref name="lease"/>.</summary>
+    public static ConnectionCapture Begin(Connector.SlotLease lease)
     {
-        var capture = new ConnectionCapture();
+        var capture = new ConnectionCapture { Lease = lease };
         Current.Value = capture;
         return capture;
     }
 
-    /// <summary>A connection wrote data for the request of the current flow, if that flow captures.</summary>
-    public static void OnWrite(CountedNetworkStream connection)
+    /// <summary>A connection wrote data for the request of the current flow, if that flow captures; returns its capture.</summary>
+    public static ConnectionCapture? OnWrite(CountedNetworkStream connection)
     {
         if (Current.Value is { _ended: false } capture)
         {
             capture._connection = connection;
+            return capture;
         }
+
+        return null;
     }
 
     /// <summary>

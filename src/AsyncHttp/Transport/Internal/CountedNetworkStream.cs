@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 
 namespace AsyncHttp.Internal;
 
@@ -8,17 +7,29 @@ namespace AsyncHttp.Internal;
 /// <see cref="ConnectionCapture"/> of the writing flow which connection its request goes out on. It takes over the
 /// room <see cref="Connector.ReserveConnectionAsync"/> reserved for it, and gives it back once its socket is closed.
 /// </summary>
+/// <remarks>
+/// Until the handler has established the connection on it (after TLS), its <see cref="ConnectAttempt"/> may close it
+/// (<see cref="Abort"/>): its reads then fail with the reason (a connect timeout), which the handler passes on to the
+/// request, and the handler cannot establish it any more (<see cref="Establish"/>). Once established, nothing but the
+/// handler closes it. The attempt is over when the handler has established the stream, or has let go of it (disposed
+/// it), whichever comes first.
+/// </remarks>
 internal sealed class CountedNetworkStream : NetworkStream
 {
-    // The connection being established for each request that opened one, until the handler has its plaintext stream.
-    private static readonly ConditionalWeakTable<HttpRequestMessage, CountedNetworkStream> Establishing = new();
+    private const int Establishing = 0;
+    private const int Established = 1;
+    private const int Aborted = 2;
 
     private readonly Connector _connector;
     private readonly HostKey _key;
+    private ConnectAttempt? _attempt;
+    private ConnectionCapture? _lastWriter;
+    private ClientTimeoutException? _failure;
     private int _closed;
 
-    // Set once the handler has the plaintext stream (after TLS): from then on, writes carry requests.
-    private volatile bool _established;
+    // Established once the handler has the plaintext stream (after TLS): from then on, writes carry requests, and the
+    // attempt can no longer close it. Aborted when the attempt closed it first: then the handler cannot establish it.
+    private int _state;
 
     public CountedNetworkStream(Socket socket, Connector connector, HostKey key)
         : base(socket, ownsSocket: true)
@@ -27,23 +38,89 @@ internal sealed class CountedNetworkStream : NetworkStream
         _key = key;
     }
 
-    /// <summary>The handler goes on to establish this connection (TLS) for <paramref name="request"/>.</summary>
-    public void EstablishingFor(HttpRequestMessage request) => Establishing.AddOrUpdate(request, this);
+    /// <summary>Links of the connector's list of idle connections, least recently used first (guarded by the connector).</summary>
+    public CountedNetworkStream? IdlePrev;
+
+    public CountedNetworkStream? IdleNext;
+
+    /// <summary>In the connector's idle list: back in the transport's pool, unused (guarded by the connector).</summary>
+    public bool IsIdle;
+
+    /// <summary>Chosen by the connector to close, to make room under its Limit for a connect to another host.</summary>
+    public bool EndedForRoom;
+
+    /// <summary>The requests that have written on the connection (guarded by the connector).</summary>
+    public int Uses;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>The host the connection is to.</summary>
+    public HostKey Key => _key;
+
+    /// <summary>The handler goes on to establish this connection (TLS) for <paramref name="attempt"/>.</summary>
+    public void AttemptedBy(ConnectAttempt attempt) => Volatile.Write(ref _attempt, attempt);
 
     /// <summary>
-    /// The handler's plaintext-stream filter, called once a connection is established: marks the connection opened
-    /// for <paramref name="request"/> established, and returns <paramref name="plaintext"/> unchanged.
+    /// The handler has established the connection: from now on nothing closes it on its attempt's behalf, and the
+    /// attempt ends. When the attempt closed it first (after the handshake, before this), returns why: the handler
+    /// must not hand it to a request.
     /// </summary>
-    public static ValueTask<Stream> MarkEstablished(HttpRequestMessage request, Stream plaintext)
+    public IOException? Establish()
     {
-        if (Establishing.TryGetValue(request, out var connection))
+        if (Interlocked.CompareExchange(ref _state, Established, Establishing) == Aborted)
         {
-            Establishing.Remove(request);
-            connection._established = true;
+            return Volatile.Read(ref _failure) is { } reason
+                ? Closed(reason)
+                : new IOException("The connection was closed while it was being established: its request ended or the session closed.");
         }
 
-        return ValueTask.FromResult(plaintext);
+        // The connection may serve requests long after the one that opened it: it keeps nothing of that request.
+        var attempt = Interlocked.Exchange(ref _attempt, null);
+        attempt?.End();
+        if (attempt is { RequestGone: true })
+        {
+            // Made for a request that ended meanwhile: the transport pools it unused, and another host's connect may
+            // close it to make room. (One still wanted is about to carry its request.)
+            _connector.ConnectionIdle(this);
+        }
+
+        return null;
     }
+
+    /// <summary>
+    /// Closes a connection that is still being established, because its attempt ended: its reads fail with
+    /// <paramref name="reason"/> (when a timeout ended it), which the handler passes on to the request. A connection
+    /// the handler has established already is left alone. The stream itself stays the handler's to dispose.
+    /// </summary>
+    public void Abort(ClientTimeoutException? reason)
+    {
+        // The reason first: whoever sees the connection aborted finds it.
+        if (reason is not null && Volatile.Read(ref _state) == Establishing)
+        {
+            Volatile.Write(ref _failure, reason);
+        }
+
+        if (Interlocked.CompareExchange(ref _state, Aborted, Establishing) == Establishing)
+        {
+            Close(Socket);
+            Counted();
+        }
+    }
+
+    /// <summary>
+    /// Ends an idle connection to make room for another host's under the connector's Limit: its end goes to the server
+    /// now, and it counts as closed (the connection is; only the handle remains until the transport, finding it ended
+    /// when it next looks at it, disposes it). Called under the connector's lock, when no request of its host can be
+    /// handed it; the caller counts it.
+    /// </summary>
+    public void EndForRoom()
+    {
+        Shutdown(Socket);
+        Interlocked.Exchange(ref _closed, 1);
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => IsEstablished ? base.ReadAsync(buffer, cancellationToken) : ReadWhileEstablishingAsync(buffer, cancellationToken);
 
     public override void Write(byte[] buffer, int offset, int count)
     {
@@ -65,6 +142,11 @@ internal sealed class CountedNetworkStream : NetworkStream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (!IsEstablished)
+        {
+            return WriteWhileEstablishingAsync(buffer, cancellationToken);
+        }
+
         Capture();
         return base.WriteAsync(buffer, cancellationToken);
     }
@@ -78,11 +160,45 @@ internal sealed class CountedNetworkStream : NetworkStream
 
         // Counted as closed once the socket is: the count never says less than what is open.
         base.Dispose(disposing);
-        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        Counted();
+        if (disposing)
         {
-            _connector.ConnectionClosed(_key);
+            // The handler let go of a connection it had not established (a failed handshake): its attempt is over.
+            Interlocked.Exchange(ref _attempt, null)?.End();
         }
     }
+
+    /// <summary>A read of the handshake: when the attempt closed the connection, it fails with the reason.</summary>
+    private async ValueTask<int> ReadWhileEstablishingAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int read;
+        try
+        {
+            read = await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_failure is { } failure && ex is IOException or ObjectDisposedException)
+        {
+            throw Closed(failure);
+        }
+
+        // A socket shut down under a pending read can end it with nothing instead of an error.
+        return read == 0 && _failure is { } reason ? throw Closed(reason) : read;
+    }
+
+    private async ValueTask WriteWhileEstablishingAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await base.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_failure is { } failure && ex is IOException or ObjectDisposedException)
+        {
+            throw Closed(failure);
+        }
+    }
+
+    private static IOException Closed(ClientTimeoutException reason)
+        => new($"The connection was closed while it was being established: {reason.Message}", reason);
 
     /// <summary>Closes a socket whose connection may have been made, its end sent to the server first (see <see cref="Shutdown"/>).</summary>
     public static void Close(Socket socket)
@@ -108,11 +224,24 @@ internal sealed class CountedNetworkStream : NetworkStream
         }
     }
 
+    private bool IsEstablished => Volatile.Read(ref _state) == Established;
+
+    /// <summary>The socket is closed: its room goes back to the connector, once.</summary>
+    private void Counted()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            _connector.ConnectionClosed(_key, this);
+        }
+    }
+
     private void Capture()
     {
-        if (_established)
+        if (IsEstablished && ConnectionCapture.OnWrite(this) is { } writer && !ReferenceEquals(writer, _lastWriter))
         {
-            ConnectionCapture.OnWrite(this);
+            // The first write of another request: the connection is busy (no longer one to close for room).
+            _lastWriter = writer;
+            _connector.ConnectionBusy(this, writer.Lease);
         }
     }
 }

@@ -8,7 +8,10 @@ namespace AsyncHttp.Internal;
 /// name share one lookup; a failed lookup is not kept. One per transport, so shared by the sessions of a connector: each
 /// lookup reports to the session that asked for it.
 /// </summary>
-internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
+/// <param name="ttl">How long an answer is kept.</param>
+/// <param name="time">The clock of the TTL.</param>
+/// <param name="resolver">Resolves a name instead of the system's resolver (<see cref="ConnectorOptions.Resolver"/>).</param>
+internal sealed class DnsCache(TimeSpan ttl, TimeProvider time, Func<string, CancellationToken, Task<IPAddress[]>>? resolver = null)
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
 
@@ -52,7 +55,7 @@ internal sealed class DnsCache(TimeSpan ttl, TimeProvider time)
     {
         var started = time.GetTimestamp();
         telemetry.Trace(TraceEventKind.DnsResolveStart, host: host);
-        var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        var addresses = await (resolver ?? Dns.GetHostAddressesAsync)(host, cancellationToken).ConfigureAwait(false);
         telemetry.Trace(TraceEventKind.DnsResolveEnd, host: host, elapsed: time.GetElapsedTime(started));
         return addresses;
     }

@@ -16,9 +16,14 @@ namespace AsyncHttp.Internal;
 /// </remarks>
 internal sealed class HeaderGuard : DelegatingHandler
 {
-    public HeaderGuard(HttpMessageHandler transport)
+    private Action? _onDisposed;
+
+    /// <param name="transport">The handler that sends to the wire.</param>
+    /// <param name="onDisposed">Run once the transport has been disposed: what the transport holds beside its handler goes.</param>
+    public HeaderGuard(HttpMessageHandler transport, Action? onDisposed = null)
         : base(transport)
     {
+        _onDisposed = onDisposed;
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> when a header value of <paramref name="request"/> has CR, LF or NUL.</summary>
@@ -43,6 +48,15 @@ internal sealed class HeaderGuard : DelegatingHandler
     {
         Check(request);
         return base.Send(request, cancellationToken);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            Interlocked.Exchange(ref _onDisposed, null)?.Invoke();
+        }
     }
 
     private static string? FindUnsafe(HttpHeaders headers)
