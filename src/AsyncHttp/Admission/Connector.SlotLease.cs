@@ -89,12 +89,11 @@ public sealed partial class Connector
         /// Closes the body, if the slot carries one, then gives the slot back to the connector, which hands it to the
         /// waiter its dispatch picks. Harmless after the first call.
         /// </summary>
-        /// <returns>True for the call that gave the slot back.</returns>
-        public bool Release()
+        public void Release()
         {
             if (Interlocked.Exchange(ref _released, 1) != 0)
             {
-                return false;
+                return;
             }
 
             try
@@ -115,8 +114,6 @@ public sealed partial class Connector
                     _observer?.OnReleased(this);
                 }
             }
-
-            return true;
         }
 
         private void DisposePermits()

@@ -156,6 +156,18 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>The host entries kept, idle ones included until the sweep past <see cref="HostSweepThreshold"/> (for tests).</summary>
+    internal int HostEntries
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _hosts.Count;
+            }
+        }
+    }
+
     /// <summary>The clock of the queue's deadlines; the sessions on the connector keep their timeouts on it.</summary>
     internal TimeProvider Time { get; }
 

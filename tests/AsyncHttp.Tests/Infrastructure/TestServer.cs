@@ -289,7 +289,7 @@ public sealed class TestServer : IAsyncDisposable
         app.MapGet("/html", () => Results.Content("<html>error</html>", "text/html"));
         app.MapGet("/latin1", () => Results.Bytes(System.Text.Encoding.Latin1.GetBytes("café"), "text/plain; charset=iso-8859-1"));
         app.MapGet("/lines", () => Results.Text("first\nsecond\r\nthird", "text/plain"));
-        app.MapGet("/compressed", (HttpContext context, string encoding, int size) =>
+        app.MapMethods("/compressed", ["GET", "HEAD"], (HttpContext context, string encoding, int size) =>
         {
             var output = new MemoryStream();
             using (Stream compressor = encoding switch

@@ -180,8 +180,8 @@ internal sealed class Admission
         }
         catch
         {
+            // The lease carries the response's content: its release disposes it, and that is all the response holds.
             lease.Release();
-            response.Dispose();
             throw;
         }
 

@@ -181,18 +181,17 @@ internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, R
         return context.Translate(exception, inBody: true, cancellationToken);
     }
 
-    /// <summary>A failed read leaves the connection unusable: it is disposed, so the transport does not pool it.</summary>
-    private void Abandon()
-    {
-        inner.Dispose();
-        lease.Release();
-    }
+    /// <summary>
+    /// A failed read leaves the connection unusable: the slot goes back at once, and the release disposes the transport's
+    /// content, which disposes the stream it handed out (<c>inner</c>), so the transport does not pool it.
+    /// </summary>
+    private void Abandon() => lease.Release();
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            inner.Dispose();
+            // Disposes inner too: see Abandon.
             lease.Release();
             Owner = null;
         }
