@@ -82,7 +82,10 @@ internal abstract class LoadClient : IAsyncDisposable
 
         public override async Task<Version?> ProbeVersionAsync(string url)
         {
+            // Read to its end, as raw's GetAsync does: a response disposed unread closes its connection, and the
+            // workload would make it again (an 11th connection to a port limited to 10).
             await using var response = await _session.GetAsync(url);
+            await response.ReadAsBytesAsync();
             return response.Version;
         }
 
