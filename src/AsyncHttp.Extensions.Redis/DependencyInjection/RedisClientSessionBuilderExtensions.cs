@@ -30,17 +30,12 @@ public static class RedisClientSessionBuilderExtensions
             o => o.Permits = permits,
             configure,
             static (section, options) => section.Bind(options, static b => b.ErrorOnUnknownConfiguration = true),
-            (services, options) =>
-            {
-                var logger = RedisLimitRegistration.LoggerFor(services, session);
-                var redis = services.GetRequiredService<RedisConnections>().Get(options.Configuration);
-                var time = services.GetService<TimeProvider>();
-                var name = options.Name ?? session;
-                var pauses = RedisLimitRegistration.PausesFor(services, options, logger);
-                return options.PerHost
-                    ? new RedisAdmissionLimiter(host => new RedisConcurrencyLimiter(redis, options.CopyFor($"{name}:{host}"), logger, time), pauses)
-                    : new RedisAdmissionLimiter(new RedisConcurrencyLimiter(redis, options.CopyFor(name), logger, time), pauses);
-            });
+            (services, options) => RedisLimitRegistration.Create(
+                services,
+                session,
+                options,
+                static (o, name) => o.CopyFor(name),
+                static (redis, o, logger, time) => new RedisConcurrencyLimiter(redis, o, logger, time)));
         return builder;
     }
 
@@ -66,17 +61,12 @@ public static class RedisClientSessionBuilderExtensions
             o => o.PermitsPerSecond = permitsPerSecond,
             configure,
             static (section, options) => section.Bind(options, static b => b.ErrorOnUnknownConfiguration = true),
-            (services, options) =>
-            {
-                var logger = RedisLimitRegistration.LoggerFor(services, session);
-                var redis = services.GetRequiredService<RedisConnections>().Get(options.Configuration);
-                var time = services.GetService<TimeProvider>();
-                var name = options.Name ?? session;
-                var pauses = RedisLimitRegistration.PausesFor(services, options, logger);
-                return options.PerHost
-                    ? new RedisAdmissionLimiter(host => new RedisRateLimiter(redis, options.CopyFor($"{name}:{host}"), logger, time), pauses)
-                    : new RedisAdmissionLimiter(new RedisRateLimiter(redis, options.CopyFor(name), logger, time), pauses);
-            });
+            (services, options) => RedisLimitRegistration.Create(
+                services,
+                session,
+                options,
+                static (o, name) => o.CopyFor(name),
+                static (redis, o, logger, time) => new RedisRateLimiter(redis, o, logger, time)));
         return builder;
     }
 }

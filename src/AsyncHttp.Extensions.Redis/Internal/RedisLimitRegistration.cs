@@ -1,8 +1,10 @@
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AsyncHttp.Extensions.Redis.Internal;
 
@@ -47,10 +49,33 @@ internal static class RedisLimitRegistration
         builder.AddLimiter(services => create(services, services.GetRequiredService<IOptionsMonitor<TOptions>>().Get(name)));
     }
 
-    public static ILogger LoggerFor(IServiceProvider services, string session)
+    /// <summary>
+    /// The admission limiter of a session's Redis limit: one <paramref name="limiter"/> on the key of the limit's name (the
+    /// session's unless <see cref="RedisLimitOptions.Name"/> says otherwise), or one per host, with the shared
+    /// <c>Retry-After</c> pauses when the options ask for them.
+    /// </summary>
+    public static AdmissionLimiter Create<TOptions>(
+        IServiceProvider services,
+        string session,
+        TOptions options,
+        Func<TOptions, string, TOptions> copyFor,
+        Func<IConnectionMultiplexer, TOptions, ILogger, TimeProvider?, RateLimiter> limiter)
+        where TOptions : RedisLimitOptions
+    {
+        var logger = LoggerFor(services, session);
+        var redis = services.GetRequiredService<RedisConnections>().Get(options.Configuration);
+        var time = services.GetService<TimeProvider>();
+        var name = options.Name ?? session;
+        var pauses = PausesFor(services, options, logger);
+        return options.PerHost
+            ? new RedisAdmissionLimiter(host => limiter(redis, copyFor(options, $"{name}:{host}"), logger, time), pauses)
+            : new RedisAdmissionLimiter(limiter(redis, copyFor(options, name), logger, time), pauses);
+    }
+
+    private static ILogger LoggerFor(IServiceProvider services, string session)
         => (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger($"AsyncHttp.Redis.{session}");
 
-    public static RedisHostPauses? PausesFor(IServiceProvider services, RedisLimitOptions options, Microsoft.Extensions.Logging.ILogger logger)
+    private static RedisHostPauses? PausesFor(IServiceProvider services, RedisLimitOptions options, Microsoft.Extensions.Logging.ILogger logger)
         => options.ShareRetryAfter
             ? new RedisHostPauses(services.GetRequiredService<RedisConnections>().Get(options.Configuration), options.KeyPrefix, options.OperationTimeout, logger)
             : null;
