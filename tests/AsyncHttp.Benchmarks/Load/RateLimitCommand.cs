@@ -80,18 +80,18 @@ public static class RateLimitCommand
             $"over {span:F2} s; {(at.Count - burst) / span:F2}/s after the burst ({(at.Count - burst) / span / rate:P1} of the rate), {at.Count / span:F2}/s with it.");
         foreach (var window in new[] { 1.0, 10.0 })
         {
-            var fullest = Fullest(at, TimeSpan.FromSeconds(window));
-            Console.WriteLine($"fullest window of {window} s: {fullest} requests; burst + rate × W = {burst + (rate * window)}.");
+            var (fullest, from) = Fullest(at, TimeSpan.FromSeconds(window));
+            Console.WriteLine($"fullest window of {window} s: {fullest} requests, from {(from - at[0]).TotalSeconds:F2} s into the run; burst + rate × W = {burst + (rate * window)}.");
         }
 
         Console.WriteLine($"InUse={session.Connector.Stats.InUse} Waiting={session.Connector.Stats.Waiting}");
         return 0;
     }
 
-    /// <summary>The most arrivals in any window of <paramref name="window"/> (half-open, starting at an arrival).</summary>
-    private static int Fullest(List<TimeSpan> at, TimeSpan window)
+    /// <summary>The most arrivals in any window of <paramref name="window"/> (half-open, starting at an arrival), and its start.</summary>
+    private static (int Count, TimeSpan From) Fullest(List<TimeSpan> at, TimeSpan window)
     {
-        var most = 0;
+        var most = (Count: 0, From: TimeSpan.Zero);
         var end = 0;
         for (var start = 0; start < at.Count; start++)
         {
@@ -100,7 +100,7 @@ public static class RateLimitCommand
                 end++;
             }
 
-            most = Math.Max(most, end - start);
+            most = end - start > most.Count ? (end - start, at[start]) : most;
         }
 
         return most;
