@@ -19,17 +19,15 @@ public static class RateLimitCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        string Arg(string name, string fallback)
-        {
-            var i = Array.IndexOf(args, "--" + name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-        }
+        var options = LoadCommand.Parse(args);
+        double Number(string name, double fallback)
+            => options.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
 
-        var rate = double.Parse(Arg("rate", "50"), CultureInfo.InvariantCulture);
-        var burst = int.Parse(Arg("burst", "10"), CultureInfo.InvariantCulture);
-        var period = TimeSpan.FromMilliseconds(double.Parse(Arg("period-ms", "100"), CultureInfo.InvariantCulture));
-        var seconds = double.Parse(Arg("seconds", "60"), CultureInfo.InvariantCulture);
-        var loops = int.Parse(Arg("loops", "8"), CultureInfo.InvariantCulture);
+        var rate = Number("rate", 50);
+        var burst = (int)Number("burst", 10);
+        var period = TimeSpan.FromMilliseconds(Number("period-ms", 100));
+        var seconds = Number("seconds", 60);
+        var loops = (int)Number("loops", 8);
         var perPeriod = rate * period.TotalSeconds;
         if (perPeriod < 1 || perPeriod != Math.Floor(perPeriod))
         {
