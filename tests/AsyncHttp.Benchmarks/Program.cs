@@ -26,5 +26,11 @@ if (args.Length > 0 && args[0] == "oneshot")
     return await OneShotCommand.RunAsync(args[1..]);
 }
 
+// `ratelimit ...` measures the rate a local TokenBucketRateLimiter in admission reaches (see RateLimitCommand).
+if (args.Length > 0 && args[0] == "ratelimit")
+{
+    return await RateLimitCommand.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(LoadCommand).Assembly).Run(args);
 return 0;

@@ -28,14 +28,16 @@ public sealed class LoopbackServer : IAsyncDisposable
     /// <summary>The URL of the small body.</summary>
     public Uri Url { get; }
 
-    public static async Task<LoopbackServer> StartAsync()
+    /// <param name="onRequest">Called as each request arrives, before it is answered (the <c>ratelimit</c> command counts arrivals).</param>
+    public static async Task<LoopbackServer> StartAsync(Action? onRequest = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
-        app.Run(static context =>
+        app.Run(context =>
         {
+            onRequest?.Invoke();
             context.Response.ContentType = "text/plain";
             context.Response.ContentLength = Body.Length;
             return context.Response.Body.WriteAsync(Body).AsTask();
