@@ -42,7 +42,10 @@ public abstract class RedisLimitOptions
     /// Share the session's <c>Retry-After</c> pauses (<see cref="ClientSessionOptions.RetryAfter"/>) with every process
     /// that uses the same prefix, through a key with an expiry per host and a channel, so that the fleet backs off together.
     /// </summary>
-    /// <value><see langword="true"/> (it has effect only when the session's <c>RetryAfter</c> is on).</value>
+    /// <value>
+    /// <see langword="true"/>. A process sends its pauses only when its session's <c>RetryAfter</c> is on; it applies the
+    /// pauses it receives from the fleet whatever its own <c>RetryAfter</c>.
+    /// </value>
     public bool ShareRetryAfter { get; set; } = true;
 
     /// <summary>Checks the settings; one message per bad one, each starting with its key. Empty when all are valid.</summary>
