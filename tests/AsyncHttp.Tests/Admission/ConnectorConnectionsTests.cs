@@ -82,21 +82,24 @@ public sealed class ConnectorConnectionsTests
     }
 
     [Fact]
-    public async Task ReserveConnectionAsync_NewConnectWithRoomWhileOneWaits_QueuesBehindIt()
+    public async Task ReserveConnectionAsync_NewConnectWithRoomWhileOneWaits_TakesTheRoomTheOlderCannotUse()
     {
         var connector = new Connector("s", limit: 0, limitPerHost: 0, queueLimit: 0);
         Assert.True(connector.ReserveConnectionAsync(A, perServer: 1, CancellationToken.None).IsCompletedSuccessfully);
         var waiting = connector.ReserveConnectionAsync(A, perServer: 1, CancellationToken.None).AsTask();
 
-        // A raised cap (a reconfigured transport) leaves room, but a connect already waits: no barging.
+        // A raised cap (a reconfigured transport) leaves room that the connect already waiting cannot use (its own cap
+        // is full): the newcomer takes it rather than wait behind a connect it takes nothing from.
         var newcomer = connector.ReserveConnectionAsync(A, perServer: 2, CancellationToken.None).AsTask();
+        await newcomer.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(2, OpenTo(connector));
 
-        Assert.False(newcomer.IsCompleted);
+        // The older one gets in once its own cap has room again: two closes.
+        connector.ConnectionClosed(A);
+        Assert.False(waiting.IsCompleted, "one connection still open past its cap of 1");
         connector.ConnectionClosed(A);
         await waiting.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.False(newcomer.IsCompleted, "the close's room went to the older connect");
-        connector.ConnectionClosed(A);
-        await newcomer.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, OpenTo(connector));
     }
 

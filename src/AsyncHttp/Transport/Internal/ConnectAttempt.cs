@@ -150,7 +150,10 @@ internal sealed class ConnectAttempt
     /// (from now on nothing closes the connection on its behalf), and returns <paramref name="plaintext"/> unchanged, or
     /// fails when the attempt closed the connection first, after the handshake: the handler must not hand it to a request.
     /// </summary>
-    public static ValueTask<Stream> MarkEstablished(HttpRequestMessage request, Stream plaintext)
+    /// <param name="request">The request the handler established the connection for.</param>
+    /// <param name="plaintext">The connection's stream, after TLS when there is TLS.</param>
+    /// <param name="multiplexed">True for an HTTP/2 connection: its streams are not told apart by the connection.</param>
+    public static ValueTask<Stream> MarkEstablished(HttpRequestMessage request, Stream plaintext, bool multiplexed)
     {
         // Without TLS the plaintext stream is the connection's own; with it, the request's attempt in progress made it.
         var connection = plaintext as CountedNetworkStream;
@@ -165,7 +168,7 @@ internal sealed class ConnectAttempt
             }
         }
 
-        return connection?.Establish() is { } aborted ? ValueTask.FromException<Stream>(aborted) : ValueTask.FromResult(plaintext);
+        return connection?.Establish(multiplexed) is { } aborted ? ValueTask.FromException<Stream>(aborted) : ValueTask.FromResult(plaintext);
     }
 
     /// <summary>The first address attempt begins: SockConnect runs from here to the end of the TLS handshake.</summary>

@@ -24,6 +24,7 @@ internal sealed class CountedNetworkStream : NetworkStream
     private readonly HostKey _key;
     private ConnectAttempt? _attempt;
     private ConnectionCapture? _lastWriter;
+    private bool _multiplexed;
     private ClientTimeoutException? _failure;
     private int _closed;
 
@@ -65,7 +66,8 @@ internal sealed class CountedNetworkStream : NetworkStream
     /// attempt ends. When the attempt closed it first (after the handshake, before this), returns why: the handler
     /// must not hand it to a request.
     /// </summary>
-    public IOException? Establish()
+    /// <param name="multiplexed">True for an HTTP/2 connection, which carries several requests at once.</param>
+    public IOException? Establish(bool multiplexed)
     {
         if (Interlocked.CompareExchange(ref _state, Established, Establishing) == Aborted)
         {
@@ -75,12 +77,16 @@ internal sealed class CountedNetworkStream : NetworkStream
         }
 
         // The connection may serve requests long after the one that opened it: it keeps nothing of that request.
+        _multiplexed = multiplexed;
         var attempt = Interlocked.Exchange(ref _attempt, null);
         attempt?.End();
-        if (attempt is { RequestGone: true })
+        if (multiplexed || attempt is { RequestGone: true })
         {
             // Made for a request that ended meanwhile: the transport pools it unused, and another host's connect may
-            // close it to make room. (One still wanted is about to carry its request.)
+            // close it to make room. (One still wanted is about to carry its request.) An HTTP/2 connection is listed
+            // from the start and stays listed: it carries many requests at once, so none of them binds to it or marks
+            // it busy. While a request of its host is in flight (so not bound), the connector closes none of the
+            // host's connections; with none in flight it has no stream, and may be closed for another host.
             _connector.ConnectionIdle(this);
         }
 
@@ -237,7 +243,8 @@ internal sealed class CountedNetworkStream : NetworkStream
 
     private void Capture()
     {
-        if (IsEstablished && ConnectionCapture.OnWrite(this) is { } writer && !ReferenceEquals(writer, _lastWriter))
+        // An HTTP/2 connection is never busy for one request: it stays listed idle (see Establish).
+        if (IsEstablished && ConnectionCapture.OnWrite(this) is { } writer && !_multiplexed && !ReferenceEquals(writer, _lastWriter))
         {
             // The first write of another request: the connection is busy (no longer one to close for room).
             _lastWriter = writer;

@@ -72,7 +72,7 @@ internal static class Transport
             ConnectCallback = (context, cancellationToken) => ConnectAsync(context, connector, options, proxies, dns, time, TelemetryOf(context.InitialRequestMessage, telemetry), closing.Token, cancellationToken),
             // The transport's System.Net.Http metrics go to the connector's meter factory (the host's), as IHttpClientFactory's do.
             MeterFactory = telemetry.Metrics.MeterFactory,
-            PlaintextStreamFilter = static (context, _) => ConnectAttempt.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream),
+            PlaintextStreamFilter = static (context, _) => ConnectAttempt.MarkEstablished(context.InitialRequestMessage, context.PlaintextStream, context.NegotiatedHttpVersion.Major >= 2),
         };
 
         if (options.DangerousAcceptAnyServerCertificate)
