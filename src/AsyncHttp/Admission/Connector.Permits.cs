@@ -470,7 +470,7 @@ public sealed partial class Connector
 
         if (next == long.MaxValue)
         {
-            _pauseTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            // The timer fired (it is one-shot) and ended the last pause: it stays off.
             return;
         }
 
