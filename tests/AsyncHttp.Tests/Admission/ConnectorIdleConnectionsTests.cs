@@ -91,6 +91,26 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Release_OfAHopOnAConnectionThatWasIdleBefore_ListsItIdleAgain_AndAConnectMayEndIt()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        connector.ConnectionIdle(a);
+
+        // Idle in the pool, then it carries a request, whose release puts it back.
+        var lease = await connector.AcquireAsync(session, A, CancellationToken.None);
+        connector.ConnectionBusy(a, lease);
+        lease.SentOn(a);
+        lease.Release();
+        var toB = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+
+        Assert.True(toB.IsCompletedSuccessfully, "A's connection, idle again, made room");
+        Assert.True(a.IsClosed);
+        Assert.Equal(1, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
     public async Task ReserveConnectionAsync_AWaiterHeldBackByItsServersCapOnly_EndsNoIdleConnection()
     {
         var connector = new Connector("s", limit: 3, limitPerHost: 0, queueLimit: 0);
