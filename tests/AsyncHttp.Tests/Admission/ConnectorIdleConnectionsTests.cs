@@ -8,7 +8,7 @@ namespace AsyncHttp.Tests.Admission;
 /// <summary>
 /// Idle connections under the connector's Limit, on the connector itself with real loopback sockets: a connect that
 /// the Limit holds back ends the least recently used idle connection, never a busy one, never one a connect does not
-/// need, and never one already closed; a connect that gave up leaves its host idle.
+/// need, and never one already closed.
 /// </summary>
 public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
 {
@@ -152,21 +152,6 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
         connector.ConnectionClosed(B);
         await second.AsTask().WaitAsync(TestServer.Patience);
         Assert.Equal(1, connector.Stats.OpenConnections);
-    }
-
-    [Fact]
-    public async Task ReserveConnectionAsync_CancelledWhileWaiting_LeavesItsHostIdleOnceItsConnectionsClose()
-    {
-        var connector = new Connector("s", limit: 0, limitPerHost: 0, queueLimit: 0);
-        using var cancel = new CancellationTokenSource();
-        Assert.True(connector.ReserveConnectionAsync(A, perServer: 1, CancellationToken.None).IsCompletedSuccessfully);
-        var gaveUp = connector.ReserveConnectionAsync(A, perServer: 1, cancel.Token).AsTask();
-
-        await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gaveUp.WaitAsync(TestServer.Patience));
-        connector.ConnectionClosed(A);
-
-        Assert.Empty(connector.Stats.Hosts);
     }
 
     [Fact]
