@@ -13,7 +13,8 @@ namespace AsyncHttp;
 /// <para>
 /// A request holds each permit it took until its response is released, as it holds its slot: a
 /// <see cref="ConcurrencyLimiter"/> then bounds the requests in flight; a <see cref="TokenBucketRateLimiter"/> (whose
-/// permits do not come back) bounds the requests started per period.
+/// permits do not come back) bounds the requests started per period. A request takes one permit of each limiter it
+/// must pass: a <see cref="RateLimiter"/> given to the connector and to a session (or twice to one) is passed once.
 /// </para>
 /// <para>
 /// Waiting for a permit is waiting in the connector's queue: it counts in <see cref="ClientTimeout.Connect"/> and

@@ -238,11 +238,7 @@ public sealed partial class Connector
     /// <summary>The connects held back by the Limit alone (their server has room). Runs under the lock.</summary>
     private int WaitingForTotalRoom()
     {
-        if (_limit == 0)
-        {
-            return 0;
-        }
-
+        // Without a Limit none is counted: every connect still waiting after the grants waits for its server's room.
         var waiting = 0;
         foreach (var waiter in _roomWaiters)
         {

@@ -90,7 +90,12 @@ public sealed partial class Connector
         }
     }
 
-    /// <summary>The gates a request of <paramref name="member"/> to <paramref name="key"/> must pass: the connector's limiters, then the session's.</summary>
+    /// <summary>
+    /// The gates a request of <paramref name="member"/> to <paramref name="key"/> must pass: the connector's limiters, then
+    /// the session's, each limiter once. A permit is handed to a waiter by its gate, so a gate listed twice (one limiter
+    /// given to the connector and to the session) would have one permit waiting for ever while its other one was asked
+    /// for again and again.
+    /// </summary>
     private PermitGate[] GatesOf(ConnectorMember member, HostKey key)
     {
         var count = _limiters.Length + member.Limiters.Length;
@@ -99,7 +104,7 @@ public sealed partial class Connector
             return [];
         }
 
-        var gates = new PermitGate[count];
+        var gates = new List<PermitGate>(count);
         for (var i = 0; i < count; i++)
         {
             var limiter = (i < _limiters.Length ? _limiters[i] : member.Limiters[i - _limiters.Length]).For(key);
@@ -109,10 +114,13 @@ public sealed partial class Connector
                 _gates.Add(limiter, gate);
             }
 
-            gates[i] = gate;
+            if (!gates.Contains(gate))
+            {
+                gates.Add(gate);
+            }
         }
 
-        return gates;
+        return [.. gates];
     }
 
     /// <summary>True when <paramref name="waiter"/> holds a permit of every gate of its share.</summary>
@@ -462,7 +470,7 @@ public sealed partial class Connector
 
         if (next == long.MaxValue)
         {
-            _pauseTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            // The timer fired (it is one-shot) and ended the last pause: it stays off.
             return;
         }
 

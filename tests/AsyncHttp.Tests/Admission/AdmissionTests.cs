@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AsyncHttp.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -88,6 +89,107 @@ public sealed class AdmissionTests : IAsyncLifetime
             Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
             GC.KeepAlive(kept);
         }
+    }
+
+    /// <summary>Notes the request's content before and after the hop below it, as a retrying middleware would resend it.</summary>
+    private sealed class ContentWatchingHandler : DelegatingHandler
+    {
+        public List<(HttpContent? Before, HttpContent? After)> Seen { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var before = request.Content;
+            var response = await base.SendAsync(request, cancellationToken);
+            Seen.Add((before, request.Content));
+            return response;
+        }
+    }
+
+    [Fact]
+    public async Task SendAsync_AMiddlewaresOwnMessageAtDefaultVersion_GoesWithTheConnectorsVersion()
+    {
+        HttpRequestMessage? own = null;
+        await using var session = new ClientSession(
+            "own",
+            new ClientSessionOptions { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower },
+            middlewares: [() => new OwnMessageHandler(async send =>
+            {
+                own = new HttpRequestMessage(HttpMethod.Get, _server.Url("ok"));
+                using var response = await send(own);
+                Assert.Equal(200, (int)response.StatusCode);
+            })]);
+
+        await using (var response = await session.GetAsync(_server.Url("ok")))
+        {
+            Assert.Equal("hello", await response.ReadAsStringAsync());
+        }
+
+        // HTTP/2 asked, HTTP/1.1 accepted: what the session's own requests get (a cleartext server answers in 1.1).
+        Assert.Equal((System.Net.HttpVersion.Version20, HttpVersionPolicy.RequestVersionOrLower), (own!.Version, own.VersionPolicy));
+        own.Dispose();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GetAsync_QueuedRequest_ItsQueueWaitSpanCountsThePermitsItTook(bool limited)
+    {
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "AsyncHttp",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                lock (spans)
+                {
+                    spans.Add(a);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var limiter = new System.Threading.RateLimiting.ConcurrencyLimiter(new() { PermitLimit = 5, QueueLimit = 1 });
+        var name = limited ? "permits-limited" : "permits-plain";
+        var options = new ClientSessionOptions { Limit = 1 };
+        if (limited)
+        {
+            options.Limiters.Add(AdmissionLimiter.Create(limiter));
+        }
+
+        await using var session = new ClientSession(name, options);
+        var first = session.GetAsync(_server.Url($"hold?id={name}0"));
+        await _server.WhenArrivals(1);
+        var second = session.GetAsync(_server.Url($"hold?id={name}1"));
+        _server.Open($"{name}0");
+        _server.Open($"{name}1");
+        (await first).Dispose();
+        (await second).Dispose();
+
+        Activity span;
+        lock (spans)
+        {
+            span = Assert.Single(spans, s => s.OperationName == "asynchttp.queue.wait" && Equals(s.GetTagItem("asynchttp.session"), name));
+        }
+
+        Assert.Equal(limited ? 1 : 0, span.GetTagItem("asynchttp.permits"));
+    }
+
+    [Fact]
+    public async Task SendAsync_BodyWithSockRead_TheHopGivesTheRequestItsOwnContentBack()
+    {
+        var watcher = new ContentWatchingHandler();
+        await using var session = new ClientSession(
+            "upload",
+            new ClientSessionOptions { Timeout = new ClientTimeout { SockRead = TimeSpan.FromMinutes(5) } },
+            middlewares: [() => watcher]);
+        using var content = new StringContent("payload");
+
+        await using var response = await session.PostAsync(_server.Url("method").AbsoluteUri, content);
+
+        Assert.Equal("POST text/plain; charset=utf-8 payload", await response.ReadAsStringAsync());
+        var (before, after) = Assert.Single(watcher.Seen);
+        Assert.Same(content, before);
+        Assert.Same(content, after);
     }
 
     [Theory]

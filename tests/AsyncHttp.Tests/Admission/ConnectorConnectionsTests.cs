@@ -77,6 +77,7 @@ public sealed class ConnectorConnectionsTests
 
         // The connect that gave up took no room, and the queue it left is empty: the next connect takes the room at once.
         Assert.Equal(0, connector.Stats.OpenConnections);
+        Assert.Empty(connector.Stats.Hosts);
         Assert.True(connector.ReserveConnectionAsync(A, perServer: 1, CancellationToken.None).IsCompletedSuccessfully);
         Assert.Equal(1, OpenTo(connector));
     }

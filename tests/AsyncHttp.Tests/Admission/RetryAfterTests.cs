@@ -92,6 +92,21 @@ public sealed class RetryAfterTests
     }
 
     [Fact]
+    public async Task GetAsync_RetryAfterAsADate_CountsFromTheResponsesDateNotFromTheSessionsClock()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        // The session's clock is months away from the server's: only the response's own Date tells how far the date is.
+        await using var session = new ClientSession("s", new ClientSessionOptions { RetryAfter = true, MaxRetryAfter = TimeSpan.FromDays(400) }, _time);
+        var at = DateTimeOffset.UtcNow.AddSeconds(30).ToString("r");
+
+        (await session.GetAsync(server.Url($"/retryafter/429?after={Uri.EscapeDataString(at)}"))).Dispose();
+
+        var paused = session.Connector.Stats.Hosts.Single().PausedFor;
+        Assert.InRange(paused, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(31));
+    }
+
+    [Fact]
     public async Task PauseHost_WhileRequestsWait_TheyGoInOrderWhenItEnds_AndAClosingSessionFailsThem()
     {
         await using var server = await TestServer.StartAsync();

@@ -168,6 +168,29 @@ public sealed class ReleasingStreamTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task ReadAsync_ItsTokenCancelledWhileTheReadWaits_CancelsTheRequestAndGivesTheSlotBack(bool middleware, bool sockRead)
+    {
+        var id = Id(sockRead ? "waiting-sockread" : "waiting", middleware);
+        await using var session = Session(middleware, new ClientTimeout { Total = null, SockRead = sockRead ? TimeSpan.FromHours(1) : null });
+        await using var response = await session.GetAsync(_server.Url($"chunks?id={id}&count=1"));
+        var stream = await response.ReadAsStreamAsync();
+        using var cancel = new CancellationTokenSource();
+
+        // The server sends nothing until told: the read waits, and its token is all that can end it.
+        var read = stream.ReadAsync(new byte[64], cancel.Token).AsTask();
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read.WaitAsync(TestServer.Patience));
+        Assert.True(response.IsReleased);
+        AssertNothingHeld(session);
+        _server.ReleaseChunk(id);
+    }
+
+    [Theory]
     [InlineData(false, "plain")]
     [InlineData(false, "token")]
     [InlineData(false, "sockread")]

@@ -140,11 +140,6 @@ internal sealed class Admission
     public static void ApplyVersion(HttpRequestMessage request, RequestOptions? options, TransportSettings connector)
     {
         var own = !TransportSettings.HasDefaultVersion(request);
-        if (own && options?.Version is null && options?.VersionPolicy is null)
-        {
-            return;
-        }
-
         request.Version = options?.Version ?? (own ? request.Version : connector.Version);
         request.VersionPolicy = options?.VersionPolicy ?? (own ? request.VersionPolicy : connector.VersionPolicy);
     }

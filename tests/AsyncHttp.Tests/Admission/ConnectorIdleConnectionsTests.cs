@@ -1,0 +1,184 @@
+using System.Net;
+using System.Net.Sockets;
+using AsyncHttp.Internal;
+using AsyncHttp.Tests.Infrastructure;
+
+namespace AsyncHttp.Tests.Admission;
+
+/// <summary>
+/// Idle connections under the connector's Limit, on the connector itself with real loopback sockets: a connect that
+/// the Limit holds back ends the least recently used idle connection, never a busy one, never one a connect does not
+/// need, and never one already closed.
+/// </summary>
+public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
+{
+    private static readonly HostKey A = new("http", "a.test", 80);
+    private static readonly HostKey B = new("http", "b.test", 80);
+    private static readonly HostKey C = new("http", "c.test", 80);
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly List<IDisposable> _sockets = [];
+
+    public ConnectorIdleConnectionsTests() => _listener.Start();
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var socket in _sockets)
+        {
+            socket.Dispose();
+        }
+
+        _listener.Stop();
+        return ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ConnectionIdle_WhileAConnectToAnotherHostWaitsForTheLimit_EndsItAndLetsTheConnectIn()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var (a, server) = await OpenAsync(connector, A);
+        var toB = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).AsTask();
+        Assert.False(toB.IsCompleted, "A's connection, busy, fills the Limit");
+
+        // Made for a request that ended meanwhile: it goes to the pool unused, and the waiting connect ends it.
+        connector.ConnectionIdle(a);
+
+        await toB.WaitAsync(TestServer.Patience);
+        Assert.True(a.IsClosed);
+        Assert.Equal(0, await server.ReceiveAsync(new byte[16], SocketFlags.None).WaitAsync(TestServer.Patience));
+        Assert.Equal(1, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
+    public async Task ReserveConnectionAsync_OlderIdleConnectionBusyAgain_TheNextIdleOneIsEndedNotIt()
+    {
+        var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+        var (older, _) = await OpenAsync(connector, A);
+        var (newer, _) = await OpenAsync(connector, A);
+        connector.ConnectionIdle(older);
+        connector.ConnectionIdle(newer);
+
+        // The least recently used one carries a request again: it leaves the idle list.
+        connector.ConnectionBusy(older, lease: null);
+        var toB = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+
+        Assert.True(toB.IsCompletedSuccessfully, "an idle connection made room at once");
+        Assert.True(newer.IsClosed);
+        Assert.False(older.IsClosed, "a busy connection is never ended for room");
+        Assert.Equal(2, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
+    public async Task ReserveConnectionAsync_AMiddleIdleConnectionBusyAgain_TheSearchForRoomSkipsIt()
+    {
+        var connector = new Connector("s", limit: 3, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (first, _) = await OpenAsync(connector, A);
+        var (middle, _) = await OpenAsync(connector, B);
+        var (last, _) = await OpenAsync(connector, C);
+        connector.ConnectionIdle(first);
+        connector.ConnectionIdle(middle);
+        connector.ConnectionIdle(last);
+
+        // A request of A is on its way to the transport, which may hand it A's idle connection: that one stays. And
+        // B's carries a request again: it left the idle list from its middle.
+        var toA = await connector.AcquireAsync(session, A, CancellationToken.None);
+        connector.ConnectionBusy(middle, lease: null);
+        var toD = connector.ReserveConnectionAsync(new HostKey("http", "d.test", 80), perServer: 10, CancellationToken.None);
+
+        Assert.True(toD.IsCompletedSuccessfully);
+        Assert.Equal((false, false, true), (first.IsClosed, middle.IsClosed, last.IsClosed));
+        toA.Release();
+    }
+
+    [Fact]
+    public async Task Release_OfAHopOnAConnectionThatWasIdleBefore_ListsItIdleAgain_AndAConnectMayEndIt()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        connector.ConnectionIdle(a);
+
+        // Idle in the pool, then it carries a request, whose release puts it back.
+        var lease = await connector.AcquireAsync(session, A, CancellationToken.None);
+        connector.ConnectionBusy(a, lease);
+        lease.SentOn(a);
+        lease.Release();
+        var toB = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+
+        Assert.True(toB.IsCompletedSuccessfully, "A's connection, idle again, made room");
+        Assert.True(a.IsClosed);
+        Assert.Equal(1, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
+    public async Task ReserveConnectionAsync_AWaiterHeldBackByItsServersCapOnly_EndsNoIdleConnection()
+    {
+        var connector = new Connector("s", limit: 3, limitPerHost: 0, queueLimit: 0);
+        var (a, _) = await OpenAsync(connector, A, perServer: 1);
+        var (idle, _) = await OpenAsync(connector, B);
+        connector.ConnectionIdle(idle);
+
+        // A's server is at its cap; the Limit has room: ending B's idle connection would let nothing in.
+        var toA = connector.ReserveConnectionAsync(A, perServer: 1, CancellationToken.None).AsTask();
+
+        Assert.False(toA.IsCompleted);
+        Assert.False(idle.IsClosed);
+        Assert.Equal(2, connector.Stats.OpenConnections);
+        a.Dispose();
+        await toA.WaitAsync(TestServer.Patience);
+        Assert.False(idle.IsClosed);
+        Assert.Equal(2, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
+    public async Task Release_OfAHopWhoseConnectionClosedMeanwhile_DoesNotListItIdle_AndTheLimitHolds()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        var lease = await connector.AcquireAsync(session, A, CancellationToken.None);
+        connector.ConnectionBusy(a, lease);
+        lease.SentOn(a);
+
+        // The server closed the connection (say, Connection: close) before the response was released.
+        a.Dispose();
+        lease.Release();
+
+        Assert.Equal(0, connector.Stats.OpenConnections);
+        Assert.True(connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).IsCompletedSuccessfully);
+        var second = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+        Assert.False(second.IsCompleted, "one connection is open and the Limit is one: a closed one is no room to make");
+        Assert.Equal(1, connector.Stats.OpenConnections);
+        connector.ConnectionClosed(B);
+        await second.AsTask().WaitAsync(TestServer.Patience);
+        Assert.Equal(1, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
+    public async Task OpenConnectionsByHost_ListsHostsWithOpenConnectionsOnly()
+    {
+        var connector = new Connector("s", limit: 0, limitPerHost: 0, queueLimit: 0);
+        var (a, _) = await OpenAsync(connector, A);
+        var (b, _) = await OpenAsync(connector, B);
+
+        b.Dispose();
+
+        Assert.Equal([(A, 1)], connector.OpenConnectionsByHost());
+        a.Dispose();
+        Assert.Empty(connector.OpenConnectionsByHost());
+    }
+
+    /// <summary>Reserves room for a connection to <paramref name="key"/> and makes it, over loopback.</summary>
+    private async Task<(CountedNetworkStream Client, Socket Server)> OpenAsync(Connector connector, HostKey key, int perServer = 10)
+    {
+        await connector.ReserveConnectionAsync(key, perServer, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _sockets.Add(socket);
+        await socket.ConnectAsync(_listener.LocalEndpoint);
+        var server = await _listener.AcceptSocketAsync();
+        _sockets.Add(server);
+        var stream = new CountedNetworkStream(socket, connector, key);
+        _sockets.Add(stream);
+        return (stream, server);
+    }
+}
