@@ -23,19 +23,14 @@ public static class RedisClientSessionBuilderExtensions
     public static IClientSessionBuilder AddRedisConcurrencyLimit(this IClientSessionBuilder builder, int permits, Action<RedisConcurrencyLimitOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var session = builder.Name;
         RedisLimitRegistration.Add(
             builder,
             "Concurrency",
             o => o.Permits = permits,
             configure,
             static (section, options) => section.Bind(options, static b => b.ErrorOnUnknownConfiguration = true),
-            (services, options) => RedisLimitRegistration.Create(
-                services,
-                session,
-                options,
-                static (o, name) => o.CopyFor(name),
-                static (redis, o, logger, time) => new RedisConcurrencyLimiter(redis, o, logger, time)));
+            static (o, name) => o.CopyFor(name),
+            static (redis, o, logger, time) => new RedisConcurrencyLimiter(redis, o, logger, time));
         return builder;
     }
 
@@ -54,19 +49,14 @@ public static class RedisClientSessionBuilderExtensions
     public static IClientSessionBuilder AddRedisRateLimit(this IClientSessionBuilder builder, double permitsPerSecond, Action<RedisRateLimitOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var session = builder.Name;
         RedisLimitRegistration.Add(
             builder,
             "Rate",
             o => o.PermitsPerSecond = permitsPerSecond,
             configure,
             static (section, options) => section.Bind(options, static b => b.ErrorOnUnknownConfiguration = true),
-            (services, options) => RedisLimitRegistration.Create(
-                services,
-                session,
-                options,
-                static (o, name) => o.CopyFor(name),
-                static (redis, o, logger, time) => new RedisRateLimiter(redis, o, logger, time)));
+            static (o, name) => o.CopyFor(name),
+            static (redis, o, logger, time) => new RedisRateLimiter(redis, o, logger, time));
         return builder;
     }
 }

@@ -17,7 +17,14 @@ internal static class RedisLimitRegistration
 {
     public const string SessionsSection = "AsyncHttp:Sessions";
 
-    public static void Add<TOptions>(IClientSessionBuilder builder, string kind, Action<TOptions> set, Action<TOptions>? configure, Action<IConfiguration, TOptions> bind, Func<IServiceProvider, TOptions, AdmissionLimiter> create)
+    public static void Add<TOptions>(
+        IClientSessionBuilder builder,
+        string kind,
+        Action<TOptions> set,
+        Action<TOptions>? configure,
+        Action<IConfiguration, TOptions> bind,
+        Func<TOptions, string, TOptions> copyFor,
+        Func<IConnectionMultiplexer, TOptions, ILogger, TimeProvider?, RateLimiter> limiter)
         where TOptions : RedisLimitOptions
     {
         var name = builder.Name;
@@ -46,7 +53,7 @@ internal static class RedisLimitRegistration
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TOptions>>(new LimitValidator<TOptions>(name, section));
         builder.Services.TryAddSingletonConnections();
-        builder.AddLimiter(services => create(services, services.GetRequiredService<IOptionsMonitor<TOptions>>().Get(name)));
+        builder.AddLimiter(services => Create(services, name, services.GetRequiredService<IOptionsMonitor<TOptions>>().Get(name), copyFor, limiter));
     }
 
     /// <summary>
@@ -54,7 +61,7 @@ internal static class RedisLimitRegistration
     /// session's unless <see cref="RedisLimitOptions.Name"/> says otherwise), or one per host, with the shared
     /// <c>Retry-After</c> pauses when the options ask for them.
     /// </summary>
-    public static AdmissionLimiter Create<TOptions>(
+    private static RedisAdmissionLimiter Create<TOptions>(
         IServiceProvider services,
         string session,
         TOptions options,
