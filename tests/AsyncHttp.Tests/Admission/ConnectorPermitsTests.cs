@@ -38,6 +38,41 @@ public sealed class ConnectorPermitsTests
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
     }
 
+    [Fact]
+    public async Task AcquireAsync_AWaiterLeavesWithAPermit_TheWaiterItCompletesIsAdmittedAtOnce()
+    {
+        // first: needs both limiters, gets "shared" at once and waits for "other", which an admitted request holds.
+        // second: needs "shared" only, and waits for first's. When first leaves (cancelled), its permit goes to second,
+        // which then has all it needs and a free slot: it must be admitted then, not at some later release.
+        using var shared = new ConcurrencyLimiter(new() { PermitLimit = 1, QueueLimit = 10 });
+        using var other = new ConcurrencyLimiter(new() { PermitLimit = 1, QueueLimit = 10 });
+        var connector = new Connector("s", limit: 10, limitPerHost: 0, queueLimit: 0);
+        var holder = connector.Join("holder", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(other)]);
+        var both = connector.Join("both", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(shared), AdmissionLimiter.Create(other)]);
+        var one = connector.Join("one", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(shared)]);
+        var held = await connector.AcquireAsync(holder, A, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+
+        using var leave = new CancellationTokenSource();
+        var first = connector.AcquireAsync(both, A, leave.Token).AsTask();
+        var second = connector.AcquireAsync(one, B, CancellationToken.None).AsTask();
+        Assert.Equal((1, 2), (connector.Stats.InUse, connector.Stats.Waiting));
+
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.WaitAsync(TestServer.Patience));
+
+        // Nothing is released meanwhile: only the departure can admit second.
+        var admitted = await second.WaitAsync(TestServer.Patience);
+        Assert.Equal((2, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+        admitted.Release();
+        held.Release();
+        Assert.Equal((0, 0, 0), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.WaitingForPermit));
+
+        // Both limiters have their permit back (the acquisition second no longer needed is given back when it comes).
+        using var sharedBack = await shared.AcquireAsync().AsTask().WaitAsync(TestServer.Patience);
+        using var otherBack = await other.AcquireAsync().AsTask().WaitAsync(TestServer.Patience);
+        Assert.True(sharedBack.IsAcquired && otherBack.IsAcquired);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
