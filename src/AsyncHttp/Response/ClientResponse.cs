@@ -15,7 +15,7 @@ namespace AsyncHttp;
 /// <c>ReadAs*</c> methods or as a stream; the connection's slot goes back to the connector at the end of the body, on
 /// <see cref="Release"/> or on dispose, whichever comes first. Always dispose a response (<c>await using</c>).
 /// </summary>
-public sealed class ClientResponse : IAsyncDisposable, IDisposable
+public sealed class ClientResponse : IAsyncDisposable, IDisposable, IBodyGuard
 {
     // What became of the body: read by no one yet, being buffered, buffered (kept for later reads), handed out as a
     // stream (gone once read), or lost to a failed buffered read.
@@ -57,6 +57,7 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
     /// </summary>
     ~ClientResponse()
     {
+        _context.Session.OnGuardFinalized();
         // A body read to its end gave its slot back already: nothing leaked.
         if (Volatile.Read(ref _disposed) != 0 || _lease is { IsReleased: true })
         {
@@ -520,6 +521,10 @@ public sealed class ClientResponse : IAsyncDisposable, IDisposable
         GC.SuppressFinalize(this);
         return ValueTask.CompletedTask;
     }
+
+    /// <inheritdoc/>
+    [SuppressMessage("Usage", "CA1816:Dispose methods should call SuppressFinalize", Justification = "The finalizer only reclaims an unreleased slot; once the slot is back it has nothing to do.")]
+    void IBodyGuard.OnSlotReleased() => GC.SuppressFinalize(this);
 
     internal ResponseStatusException CreateStatusException()
         => new(StatusCode, ReasonPhrase, Url, Method, Headers, History);

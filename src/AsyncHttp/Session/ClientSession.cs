@@ -30,6 +30,7 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private long _guardsFinalized;
     private readonly Lock _gate = new();
     private readonly List<PipelineGeneration> _retired = [];
     private readonly Func<DelegatingHandler>[] _middlewares;
@@ -422,6 +423,16 @@ public sealed partial class ClientSession : IAsyncDisposable, IDisposable
 
     internal void OnResponseLeaked(HttpMethod method, Uri? url)
         => Log.ResponseLeaked(_logger, method, UrlRedaction.Redact(url));
+
+    /// <summary>
+    /// How many of this session's leak guards (a <see cref="ClientResponse"/>, or a handler's response content) the
+    /// collector had to finalize: only those dropped before their slot went back should be, since a finalizer pending
+    /// keeps a whole response alive through a collection.
+    /// </summary>
+    internal long GuardsFinalized => Interlocked.Read(ref _guardsFinalized);
+
+    /// <summary>A leak guard's finalizer ran (see <see cref="GuardsFinalized"/>).</summary>
+    internal void OnGuardFinalized() => Interlocked.Increment(ref _guardsFinalized);
 
     private List<PipelineGeneration> TakeGenerations()
     {

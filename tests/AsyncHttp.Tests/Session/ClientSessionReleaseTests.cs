@@ -28,6 +28,24 @@ public sealed class ClientSessionReleaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Release_BodyReadToTheEndWithoutDispose_LeavesNothingForTheFinalizer()
+    {
+        // The leak guard's finalizer has nothing to do once the body gave the slot back, so it must not be left pending.
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+
+        for (var i = 0; i < 10; i++)
+        {
+            await ReadAndDropAsync(session, _server.Url("big?size=1000"));
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.Equal(0, session.GuardsFinalized);
+        AssertNothingHeld(session);
+    }
+
+    [Fact]
     public async Task Release_StreamReadToTheEndWithoutDispose_GivesTheSlotBack()
     {
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
@@ -269,5 +287,12 @@ public sealed class ClientSessionReleaseTests : IAsyncLifetime
 
         Assert.Equal(1000, outcomes.Sum());
         AssertNothingHeld(session);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task ReadAndDropAsync(ClientSession session, Uri url)
+    {
+        var response = await session.GetAsync(url);
+        Assert.Equal(1000, (await response.ReadAsBytesAsync()).Length);
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 
 namespace AsyncHttp.Internal;
@@ -12,7 +13,7 @@ namespace AsyncHttp.Internal;
 /// and every stream it opened are unreachable, the collector reclaims the slot and the session says so. The request
 /// keeps the lease, never this object, so the guard is not kept alive by the session itself.
 /// </remarks>
-internal sealed class ReleasingContent : HttpContent
+internal sealed class ReleasingContent : HttpContent, IBodyGuard
 {
     private readonly Connector.SlotLease _lease;
     private readonly RequestContext? _context;
@@ -32,6 +33,12 @@ internal sealed class ReleasingContent : HttpContent
     public ReleasingContent(Connector.SlotLease lease, RequestContext? context, string? encoding, long maxDecodedSize, bool bodiless = false)
     {
         _bodiless = bodiless;
+        if (bodiless)
+        {
+            // Its slot goes back with the headers (Admission.Carry): nothing will be left for a finalizer to reclaim.
+            GC.SuppressFinalize(this);
+        }
+
         _lease = lease;
         _context = context;
         _encoding = encoding;
@@ -64,6 +71,7 @@ internal sealed class ReleasingContent : HttpContent
     /// <summary>Reclaims the slot of a content dropped without being read to its end or disposed.</summary>
     ~ReleasingContent()
     {
+        _context?.Session.OnGuardFinalized();
         if (_lease.IsReleased)
         {
             return;
@@ -79,6 +87,10 @@ internal sealed class ReleasingContent : HttpContent
     }
 
     public Connector.SlotLease Lease => _lease;
+
+    /// <inheritdoc/>
+    [SuppressMessage("Usage", "CA1816:Dispose methods should call SuppressFinalize", Justification = "The finalizer only reclaims an unreleased slot; once the slot is back it has nothing to do.")]
+    void IBodyGuard.OnSlotReleased() => GC.SuppressFinalize(this);
 
     /// <summary>
     /// The body length the server declared, as the transport already parsed it (reading it from the copied headers

@@ -15,14 +15,14 @@ namespace AsyncHttp.Internal;
 /// <see cref="ReleasingContent"/>): kept reachable while the stream is, so the collector never reclaims a body that
 /// is still being read.
 /// </param>
-internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, RequestContext? context, long? declaredLength, object? owner) : ReadOnlyStream
+internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, RequestContext? context, long? declaredLength, IBodyGuard? owner) : ReadOnlyStream
 {
     // Bytes of the declared length still to come; -1 when the length is not known.
     private long _remaining = declaredLength ?? -1;
     private bool _ended;
 
     /// <summary>The guard this stream keeps reachable; see the constructor.</summary>
-    public object? Owner { get; set; } = owner;
+    public IBodyGuard? Owner { get; private set; } = owner;
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -169,7 +169,7 @@ internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, R
         if ((_remaining > 0 && (_remaining -= read) == 0) || (read == 0 && !buffer.IsEmpty))
         {
             _ended = true;
-            lease.Release();
+            Release();
         }
 
         return read;
@@ -185,14 +185,21 @@ internal sealed class ReleasingStream(Stream inner, Connector.SlotLease lease, R
     /// A failed read leaves the connection unusable: the slot goes back at once, and the release disposes the transport's
     /// content, which disposes the stream it handed out (<c>inner</c>), so the transport does not pool it.
     /// </summary>
-    private void Abandon() => lease.Release();
+    private void Abandon() => Release();
+
+    /// <summary>Gives the slot back, and tells the guard, which then has nothing left to reclaim.</summary>
+    private void Release()
+    {
+        lease.Release();
+        Owner?.OnSlotReleased();
+    }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             // Disposes inner too: see Abandon.
-            lease.Release();
+            Release();
             Owner = null;
         }
 
