@@ -164,6 +164,7 @@ public sealed partial class Connector
 
         _idleTail = connection;
         connection.IsIdle = true;
+        GetOrAddHost(connection.Key).IdleConnections++;
     }
 
     /// <summary>Room for one more connection to <paramref name="host"/>: under its server's cap and the connector's Limit.</summary>
@@ -278,6 +279,7 @@ public sealed partial class Connector
 
         connection.IdlePrev = connection.IdleNext = null;
         connection.IsIdle = false;
+        GetOrAddHost(connection.Key).IdleConnections--;
     }
 
     /// <summary>

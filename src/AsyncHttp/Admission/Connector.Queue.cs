@@ -10,6 +10,13 @@ public sealed partial class Connector
     // Idle host entries are kept so that an uncontended admission allocates nothing; past this many hosts they are swept.
     private const int HostSweepThreshold = 1024;
 
+    /// <summary>
+    /// How many grants in a row may go ahead of a host's oldest waiter, to requests that reuse a connection, before it goes
+    /// first and takes a connection from another host (see <see cref="ReuseFirst"/>). With two hosts sharing the slots
+    /// evenly, a run of 16 releases by the other host alone is one in 65,536.
+    /// </summary>
+    internal const int MaxPassOvers = 16;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly List<ConnectorMember> _members = [];
@@ -441,6 +448,7 @@ public sealed partial class Connector
                 if (best is not null)
                 {
                     // A lower priority gets a slot only when no session of a higher one can use it.
+                    best = ReuseFirst(level, best, round);
                     break;
                 }
             }
@@ -459,10 +467,51 @@ public sealed partial class Connector
             }
 
             Unlink(waiter);
+            best.PassedOver = 0;
             waiter.Grant(Take(best, waiter.Permits));
         }
 
         AssertNoEligibleWaiter();
+    }
+
+    /// <summary>
+    /// Keeps connections with their hosts while requests alternate between hosts under a Limit full of connections. The
+    /// oldest head (<paramref name="oldest"/>) goes first, unless its host has no idle connection and every connection
+    /// the Limit allows is open: granting it would end another host's idle connection to open one, and the next request
+    /// of that host would do the same in turn (the connections churn, one connect per request or two). Then the oldest
+    /// head of the same priority whose host has an idle connection goes first, and the share passed over counts it; a
+    /// share passed over <see cref="MaxPassOvers"/> times in a row goes first anyway (its host needs a connection for
+    /// good, and gets one). So the order is arrival order, but for at most that many grants ahead of a waiter, and only
+    /// to requests that reuse a connection instead of closing one.
+    /// </summary>
+    /// <remarks>
+    /// A host reached through an http proxy counts its connections under the proxy's key, so it never has an idle
+    /// connection of its own here; an HTTP/2 host's streams are not bound to its connection. Either may be passed over
+    /// needlessly, at most <see cref="MaxPassOvers"/> times in a row, and only while the connections fill the Limit.
+    /// </remarks>
+    private HostShare ReuseFirst(PriorityLevel level, HostShare oldest, long round)
+    {
+        if (_limit == 0 || _openConnections < _limit || oldest.Host.HasSpareConnection || oldest.PassedOver >= MaxPassOvers)
+        {
+            return oldest;
+        }
+
+        HostShare? reuse = null;
+        foreach (var share in level.Waiting)
+        {
+            if (share.Host.HasSpareConnection && (reuse is null || share.Head!.Sequence < reuse.Head!.Sequence) && share.LacksPermitRound != round && IsEligible(share))
+            {
+                reuse = share;
+            }
+        }
+
+        if (reuse is null)
+        {
+            return oldest;
+        }
+
+        oldest.PassedOver++;
+        return reuse;
     }
 
     private void Enqueue(Waiter waiter)
@@ -472,6 +521,7 @@ public sealed partial class Connector
         if (share.WaiterCount == 1)
         {
             share.Member.Level.Waiting.Add(share);
+            share.PassedOver = 0;
         }
 
         share.Host.Waiting++;
@@ -730,6 +780,20 @@ public sealed partial class Connector
         }
 
         Debug.Assert(inUse == _inUse, $"Hosts hold {inUse} slots while the connector counts {_inUse}.");
+        var idleListed = 0;
+        for (var connection = _idleHead; connection is not null; connection = connection.IdleNext)
+        {
+            idleListed++;
+        }
+
+        var idleCounted = 0;
+        foreach (var host in _hosts.Values)
+        {
+            Debug.Assert(host.IdleConnections >= 0 && host.IdleConnections <= host.OpenConnections, $"Host {host.Key} counts {host.IdleConnections} idle of {host.OpenConnections} open connections.");
+            idleCounted += host.IdleConnections;
+        }
+
+        Debug.Assert(idleListed == idleCounted, $"The idle list holds {idleListed} connections while the hosts count {idleCounted}.");
         int membersInUse = 0, membersWaiting = 0;
         foreach (var member in _members)
         {

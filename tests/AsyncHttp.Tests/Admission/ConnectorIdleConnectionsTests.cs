@@ -168,6 +168,125 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
         Assert.Empty(connector.OpenConnectionsByHost());
     }
 
+    [Fact]
+    public async Task Release_UnderALimitFullOfConnections_AWaiterWhoseHostHasAnIdleConnectionGoesBeforeOneThatWouldEndIt()
+    {
+        // Limit 2, one connection to each host, both busy. B's request waits first, then A's: when A's request ends, its
+        // connection is idle, and granting B first would end it to open one to B (and A's next request would do the same).
+        var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        var (b, _) = await OpenAsync(connector, B);
+        var onA = await BusyAsync(connector, session, A, a);
+        var onB = await BusyAsync(connector, session, B, b);
+        var toB = connector.AcquireAsync(session, B, CancellationToken.None).AsTask();
+        var toA = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
+
+        onA.Release();
+
+        var reused = await toA.WaitAsync(TestServer.Patience);
+        Assert.False(toB.IsCompleted, "B's request waits for a connection of B's to come back");
+        Assert.False(a.IsClosed, "A's idle connection is kept for A's request");
+        connector.ConnectionBusy(a, reused);
+        reused.SentOn(a);
+
+        onB.Release();
+
+        var second = await toB.WaitAsync(TestServer.Patience);
+        Assert.False(b.IsClosed);
+        Assert.Equal((2, 2), (connector.Stats.OpenConnections, connector.Stats.InUse));
+        reused.Release();
+        second.Release();
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Release_AHostPassedOverSixteenTimesInARow_GoesFirst_AndTakesAnIdleConnectionOfAnother()
+    {
+        // Limit 1: A's connection is the only one. B's request is passed over by A's requests, each reusing A's connection,
+        // at most MaxPassOvers times; then B goes first, and the connect it makes ends A's idle connection.
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        var onA = await BusyAsync(connector, session, A, a);
+        var toB = connector.AcquireAsync(session, B, CancellationToken.None).AsTask();
+        for (var i = 0; i < Connector.MaxPassOvers; i++)
+        {
+            var next = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
+            onA.Release();
+            onA = await next.WaitAsync(TestServer.Patience);
+            Assert.False(toB.IsCompleted, $"pass-over {i + 1} of {Connector.MaxPassOvers}");
+            connector.ConnectionBusy(a, onA);
+            onA.SentOn(a);
+        }
+
+        var afterB = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
+        onA.Release();
+
+        var onB = await toB.WaitAsync(TestServer.Patience);
+        Assert.False(afterB.IsCompleted, "A's next request waits behind B's");
+        Assert.True(connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).IsCompletedSuccessfully, "A's idle connection made room");
+        Assert.True(a.IsClosed);
+        onB.Release();
+        (await afterB.WaitAsync(TestServer.Patience)).Release();
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Release_WithRoomForAnotherConnection_GrantsInArrivalOrder()
+    {
+        // Limit 3 and two connections open: B's connect needs no room from A, so nobody goes before B's request.
+        var connector = new Connector("s", limit: 3, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        var onA = await BusyAsync(connector, session, A, a);
+        var onC = await connector.AcquireAsync(session, C, CancellationToken.None);
+        var third = await connector.AcquireAsync(session, C, CancellationToken.None);
+        var toB = connector.AcquireAsync(session, B, CancellationToken.None).AsTask();
+        var toA = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
+
+        onA.Release();
+
+        (await toB.WaitAsync(TestServer.Patience)).Release();
+        (await toA.WaitAsync(TestServer.Patience)).Release();
+        onC.Release();
+        third.Release();
+        Assert.False(a.IsClosed);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Release_TheOldestWaitersHostHasAnIdleConnection_GrantsInArrivalOrder()
+    {
+        // B's own connection is idle: B's request reuses it, so it keeps its place ahead of A's.
+        var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        var (b, _) = await OpenAsync(connector, B);
+        var onA = await BusyAsync(connector, session, A, a);
+        var onB = await BusyAsync(connector, session, B, b);
+        var toB = connector.AcquireAsync(session, B, CancellationToken.None).AsTask();
+        var toA = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
+
+        onB.Release();
+
+        var reused = await toB.WaitAsync(TestServer.Patience);
+        Assert.False(toA.IsCompleted || a.IsClosed || b.IsClosed);
+        onA.Release();
+        (await toA.WaitAsync(TestServer.Patience)).Release();
+        reused.Release();
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    /// <summary>Admits a request of <paramref name="key"/> and sends it on <paramref name="connection"/>.</summary>
+    private static async Task<Connector.SlotLease> BusyAsync(Connector connector, ConnectorMember session, HostKey key, CountedNetworkStream connection)
+    {
+        var lease = await connector.AcquireAsync(session, key, CancellationToken.None);
+        connector.ConnectionBusy(connection, lease);
+        lease.SentOn(connection);
+        return lease;
+    }
+
     /// <summary>Reserves room for a connection to <paramref name="key"/> and makes it, over loopback.</summary>
     private async Task<(CountedNetworkStream Client, Socket Server)> OpenAsync(Connector connector, HostKey key, int perServer = 10)
     {

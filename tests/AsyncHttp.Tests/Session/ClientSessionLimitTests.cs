@@ -71,6 +71,35 @@ public sealed class ClientSessionLimitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Limit_RequestsAlternatingBetweenTwoHosts_KeepTheirConnections()
+    {
+        // Limit 4 over two hosts, no per-host limit, 16 callers each alternating hosts: the Limit is full of connections
+        // and the queue holds both hosts. Granting in plain arrival order ended an idle connection of one host to open one
+        // to the other about every other request; a request that reuses its host's idle connection now goes first.
+        const int Requests = 400;
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 4 });
+        var next = -1;
+
+        async Task CallerAsync(int caller)
+        {
+            for (var i = Interlocked.Increment(ref next); i < Requests; i = Interlocked.Increment(ref next))
+            {
+                var url = (i + caller) % 2 == 0 ? _server.Url("ok") : _other.Url("ok");
+                await using var response = await session.GetAsync(url);
+                Assert.Equal("hello", await response.ReadAsStringAsync());
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(CallerAsync)).WaitAsync(TestServer.Patience);
+
+        var stats = session.Connector.Stats;
+        Assert.Equal((0, 0), (stats.InUse, stats.Waiting));
+        Assert.True(stats.OpenConnections <= 4, $"{stats.OpenConnections} connections open");
+        Assert.True(stats.ConnectionsOpened < Requests / 10, $"{stats.ConnectionsOpened} connections made for {Requests} requests");
+        Assert.True(_server.AcceptedConnections + _other.AcceptedConnections < Requests / 10, $"the servers accepted {_server.AcceptedConnections} and {_other.AcceptedConnections}");
+    }
+
+    [Fact]
     public async Task LimitPerHost_TwoServers_NeitherExceedsItAndTheOtherHostIsNotBlocked()
     {
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 10, LimitPerHost = 2 });

@@ -25,6 +25,12 @@ internal sealed class HostShare(ConnectorMember member, HostState host)
     /// <summary>The dispatch round in which the head was found lacking a permit: the rest of the round passes it over.</summary>
     public long LacksPermitRound;
 
+    /// <summary>
+    /// How many grants in a row went to a younger head instead of this share's (whose host had no idle connection, under
+    /// a Limit full of connections): see the connector's <c>ReuseFirst</c>. Back to 0 when the share is granted.
+    /// </summary>
+    public int PassedOver;
+
     public Waiter? Head;
 
     public Waiter? Tail;

@@ -21,6 +21,18 @@ internal sealed class HostState(Connector connector, HostKey key)
     public int OpenConnections;
 
     /// <summary>
+    /// Connections to this host in the connector's idle list: back in the transport's pool, unused. A request of the host
+    /// granted now takes one of them instead of making a connection, unless a request on its way already will.
+    /// </summary>
+    public int IdleConnections;
+
+    /// <summary>
+    /// A request of the host granted now would find an idle connection: there are more idle connections than slots of
+    /// the host on their way to the transport (<see cref="InUse"/> not yet <see cref="Bound"/>).
+    /// </summary>
+    public bool HasSpareConnection => IdleConnections > InUse - Bound;
+
+    /// <summary>
     /// Until when (a timestamp of the connector's clock) admission to the host is paused, after a <c>Retry-After</c>;
     /// 0 when it is not.
     /// </summary>
