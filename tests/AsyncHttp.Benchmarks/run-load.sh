@@ -133,6 +133,23 @@ status_accepts() {   # nginx's total accepted connections, from stub_status, ove
   exec 9<&-
   echo "$reply" | awk '/server accepts handled requests/ { getline; print $1 }'
 }
+status_active() {    # connections nginx holds open now, from stub_status, minus the status request's own
+  local reply
+  exec 8<>"/dev/tcp/127.0.0.1/$port3"
+  printf 'GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&8
+  reply=$(cat <&8)
+  exec 8<&-
+  echo "$reply" | awk '/Active connections/ { print $3 - 1 }'
+}
+sample_active() {    # the most connections open at once at nginx during a run, sampled every 50 ms, into $1
+  local most=0 now
+  echo 0 > "$1"
+  while :; do
+    now=$(status_active 2>/dev/null) || now=0
+    if [ "${now:-0}" -gt "$most" ]; then most=$now; echo "$most" > "$1"; fi
+    sleep 0.05
+  done
+}
 ready=0
 for _ in $(seq 1 50); do
   if status_accepts >/dev/null 2>&1; then ready=1; break; fi
@@ -178,12 +195,15 @@ for rep in $(seq 1 "$REPS"); do
         continue
       fi
       c1=$(wc -l < "$tmp/conn-1.log"); c2=$(wc -l < "$tmp/conn-2.log"); a=$(status_accepts)
+      sample_active "$tmp/active" & sampler=$!
       t0=$(date +%s%N)
       if [ "$c" = aiohttp ]; then
         line=$(timeout "$RUN_TIMEOUT" "$PYTHON" "$here/Load/aiohttp_load.py" --client aiohttp "${args[@]}") || true
       else
         line=$(timeout "$RUN_TIMEOUT" "$exe" load --client "$c" "${args[@]}") || true
       fi
+      kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+      most_open=$(cat "$tmp/active" 2>/dev/null || echo 0)
       if [ -z "$line" ]; then
         echo "  $w #$rep $c: no result (failed or timed out)" >&2
         continue
@@ -191,7 +211,7 @@ for rep in $(seq 1 "$REPS"); do
       d1=$(( $(wc -l < "$tmp/conn-1.log") - c1 )); d2=$(( $(wc -l < "$tmp/conn-2.log") - c2 ))
       accepted=$(( $(status_accepts) - a - 1 ))   # minus the status request's own connection
       [ "$protocol" = h2 ] && d1=$accepted         # the h2 listener logs no connections: nginx's accepts count them
-      echo "${line%\}},\"rep\":$rep,\"conn_port1\":$d1,\"conn_port2\":$d2,\"accepted\":$accepted}" >> "$runs"
+      echo "${line%\}},\"rep\":$rep,\"conn_port1\":$d1,\"conn_port2\":$d2,\"accepted\":$accepted,\"most_open\":$most_open}" >> "$runs"
       printf '  %-11s #%s %-8s %6sms  %s\n' "$w" "$rep" "$c" "$(( ($(date +%s%N) - t0) / 1000000 ))" "$line" >&2
     done
   done

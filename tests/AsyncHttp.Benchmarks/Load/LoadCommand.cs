@@ -14,6 +14,9 @@ namespace AsyncHttp.Benchmarks.Load;
 /// </summary>
 public static class LoadCommand
 {
+    /// <summary>The warm-up's concurrency: the run's, but for a burst (above 1,000 at once), the limit's.</summary>
+    public static int WarmConcurrency(int concurrency, int limit) => concurrency <= 1000 ? concurrency : Math.Max(limit, 1);
+
     public static async Task<int> RunAsync(string[] args)
     {
         var options = Parse(args);
@@ -39,13 +42,15 @@ public static class LoadCommand
         }
         var deadline = TimeSpan.FromSeconds(maxSeconds);
 
-        // Warm-up at no more than the limit's concurrency, for --warmup-seconds and at least --warmup requests: tiered
-        // JIT, connections, pools. Not measured: without it a short run measures the JIT more than the client.
-        var warm = await RunAsync(client, url, url2, warmup, Math.Min(concurrency, Math.Max(limit, 1)), expectBytes, deadline);
+        // Warm-up for --warmup-seconds and at least --warmup requests: tiered JIT, connections, pools. Not measured:
+        // without it a short run measures the JIT more than the client. At the run's own concurrency, so that the
+        // connections the server counts over a run are the workload's; a burst (above 1,000) warms up at the limit's.
+        var warmConcurrency = WarmConcurrency(concurrency, limit);
+        var warm = await RunAsync(client, url, url2, warmup, warmConcurrency, expectBytes, deadline);
         var warmClock = Stopwatch.StartNew();
         while (warmClock.Elapsed.TotalSeconds < warmupSeconds)
         {
-            var more = await RunAsync(client, url, url2, warmup, Math.Min(concurrency, Math.Max(limit, 1)), expectBytes, deadline);
+            var more = await RunAsync(client, url, url2, warmup, warmConcurrency, expectBytes, deadline);
             warm = (warm.Errors + more.Errors, warm.FirstError ?? more.FirstError);
         }
 
