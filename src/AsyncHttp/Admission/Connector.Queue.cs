@@ -240,6 +240,8 @@ public sealed partial class Connector
                 Dropped(waiter);
             }
 
+            // A permit a leaving waiter held may complete another waiter's, which then takes a free slot now.
+            Dispatch();
             if (member.InUse == 0)
             {
                 Leave(member);
@@ -299,6 +301,9 @@ public sealed partial class Connector
 
             Unlink(waiter);
             Dropped(waiter);
+
+            // A permit it held may complete another waiter's, which then takes a free slot now (no release may follow).
+            Dispatch();
             AssertInvariants();
         }
 
@@ -587,6 +592,8 @@ public sealed partial class Connector
                 Dropped(waiter);
             }
 
+            // A permit an expired waiter held may complete another waiter's, which then takes a free slot now.
+            Dispatch();
             _deadlines.Rearm();
             AssertInvariants();
         }

@@ -15,6 +15,7 @@ public sealed class ConnectorPermitsTests
 {
     private static readonly HostKey A = new("http", "a.test", 80);
     private static readonly HostKey B = new("http", "b.test", 80);
+    private static readonly HostKey C = new("http", "c.test", 80);
 
     [Fact]
     public async Task AcquireAsync_LimiterRefusesWithAReasonAndARetryAfter_FailsWithBoth_AndTheNextWaiterIsAskedFor()
@@ -71,6 +72,58 @@ public sealed class ConnectorPermitsTests
         using var sharedBack = await shared.AcquireAsync().AsTask().WaitAsync(TestServer.Patience);
         using var otherBack = await other.AcquireAsync().AsTask().WaitAsync(TestServer.Patience);
         Assert.True(sharedBack.IsAcquired && otherBack.IsAcquired);
+    }
+
+    [Theory]
+    [InlineData("cancelled")]
+    [InlineData("its queue deadline passed")]
+    [InlineData("its session closed")]
+    public async Task AcquireAsync_AWaiterLeavesWithAPermit_WhileItsOtherAcquisitionGoesOnForAnother_TheWaiterItCompletesIsAdmittedAtOnce(string how)
+    {
+        // As above, but a third waiter needs "other" too: first's pending acquisition of "other" is not cancelled when
+        // first leaves (it goes to third), so no cancellation dispatches. The departure itself must admit second, however
+        // first leaves.
+        var time = new FakeTimeProvider();
+        using var shared = new ConcurrencyLimiter(new() { PermitLimit = 1, QueueLimit = 10 });
+        using var other = new ConcurrencyLimiter(new() { PermitLimit = 1, QueueLimit = 10 });
+        var connector = new Connector("s", limit: 10, limitPerHost: 0, queueLimit: 0, time);
+        var holder = connector.Join("holder", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(other)]);
+        var both = connector.Join("both", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(shared), AdmissionLimiter.Create(other)]);
+        var one = connector.Join("one", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(shared)]);
+        var needsOther = connector.Join("other", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(other)]);
+        var held = await connector.AcquireAsync(holder, A, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+
+        using var leave = new CancellationTokenSource();
+        var deadline = Deadline.InQueue(new ClientTimeout { Connect = TimeSpan.FromSeconds(1) }, time.GetTimestamp(), time);
+        var first = connector.AcquireAsync(both, A, leave.Token, how == "its queue deadline passed" ? deadline : null).AsTask();
+        var second = connector.AcquireAsync(one, B, CancellationToken.None).AsTask();
+        var third = connector.AcquireAsync(needsOther, C, CancellationToken.None).AsTask();
+        Assert.Equal((1, 3), (connector.Stats.InUse, connector.Stats.Waiting));
+
+        switch (how)
+        {
+            case "cancelled":
+                await leave.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.WaitAsync(TestServer.Patience));
+                break;
+            case "its queue deadline passed":
+                time.Advance(TimeSpan.FromSeconds(2));
+                await Assert.ThrowsAsync<QueueDeadlineExceededException>(() => first.WaitAsync(TestServer.Patience));
+                break;
+            default:
+                connector.CloseMember(both);
+                await Assert.ThrowsAsync<SessionClosedException>(() => first.WaitAsync(TestServer.Patience));
+                break;
+        }
+
+        // Nothing is released meanwhile: only the departure can admit second.
+        var admitted = await second.WaitAsync(TestServer.Patience);
+        Assert.Equal((2, 1), (connector.Stats.InUse, connector.Stats.Waiting));
+        Assert.False(third.IsCompleted, "third waits for the permit of other that holder has");
+        held.Release();
+        (await third.WaitAsync(TestServer.Patience)).Release();
+        admitted.Release();
+        Assert.Equal((0, 0, 0), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.WaitingForPermit));
     }
 
     [Theory]
