@@ -32,5 +32,11 @@ if (args.Length > 0 && args[0] == "ratelimit")
     return await RateLimitCommand.RunAsync(args[1..]);
 }
 
+// `interleaved ...` compares clients' CPU per request in alternating rounds within one process (see InterleavedCommand).
+if (args.Length > 0 && args[0] == "interleaved")
+{
+    return await InterleavedCommand.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(LoadCommand).Assembly).Run(args);
 return 0;

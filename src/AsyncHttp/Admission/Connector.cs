@@ -25,7 +25,10 @@ namespace AsyncHttp;
 /// pool, and a <see cref="ClientSessionOptions.Priority"/>. A freed slot goes to the oldest waiter that can use it (its
 /// host's limit, its session's caps and the connector's limits allow it) among the sessions of the highest priority
 /// that have one. Within a priority, a waiter held back only by its host's or its session's limit never blocks the
-/// others, and a new request never overtakes an eligible waiter. There is no preemption.
+/// others, and a new request never overtakes an eligible waiter. There is no preemption. One exception keeps connections
+/// with their hosts: while every connection the <see cref="ConnectorOptions.Limit"/> allows is open (idle ones count),
+/// a waiter whose host has an idle connection goes before an older one whose host has none, whose grant would close
+/// that idle connection to open another; at most 16 grants in a row go ahead of a waiter that way.
 /// </para>
 /// <para>
 /// With HTTP/1.1 a slot is a connection, since a connection carries one request at a time. With HTTP/2 a slot is a
