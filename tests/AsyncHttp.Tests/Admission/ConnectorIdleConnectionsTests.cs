@@ -233,6 +233,55 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Release_SeveralWaitersCouldReuseAConnection_TheOldestOfThemGoesFirst()
+    {
+        // Limit 4 and four connections open: B's is busy, A's and two of C's idle; the slots are held by requests to E.
+        // B's request waits first: its grant would end an idle connection. C's and A's requests, which would reuse
+        // one, go before it, the older of them first, whatever the order in which their hosts began waiting.
+        var connector = new Connector("s", limit: 4, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var e = new HostKey("http", "e.test", 80);
+        var (a, _) = await OpenAsync(connector, A);
+        var (c, _) = await OpenAsync(connector, C);
+        var (c2, _) = await OpenAsync(connector, C);
+        var (b, _) = await OpenAsync(connector, B);
+        connector.ConnectionIdle(a);
+        connector.ConnectionIdle(c);
+        connector.ConnectionIdle(c2);
+        var onB = await BusyAsync(connector, session, B, b);
+        var held = new[]
+        {
+            await connector.AcquireAsync(session, e, CancellationToken.None),
+            await connector.AcquireAsync(session, e, CancellationToken.None),
+            await connector.AcquireAsync(session, e, CancellationToken.None),
+        };
+
+        // C's host begins waiting first (c0), so it comes before B's in the connector's list of hosts waiting.
+        var c0 = connector.AcquireAsync(session, C, CancellationToken.None).AsTask();
+        var b1 = connector.AcquireAsync(session, B, CancellationToken.None).AsTask();
+        var c1 = connector.AcquireAsync(session, C, CancellationToken.None).AsTask();
+        var a1 = connector.AcquireAsync(session, A, CancellationToken.None).AsTask();
+        held[0].Release();
+        var onC = await c0.WaitAsync(TestServer.Patience);
+        connector.ConnectionBusy(c, onC);
+        onC.SentOn(c);
+
+        held[1].Release();
+
+        var reused = await c1.WaitAsync(TestServer.Patience);
+        Assert.Equal(2, connector.Stats.Waiting);
+        Assert.False(a1.IsCompleted || b1.IsCompleted, "C's request is the oldest of those that reuse a connection");
+        held[2].Release();
+        (await a1.WaitAsync(TestServer.Patience)).Release();
+        (await b1.WaitAsync(TestServer.Patience)).Release();
+        onB.Release();
+        reused.Release();
+        onC.Release();
+        Assert.False(a.IsClosed || b.IsClosed || c.IsClosed || c2.IsClosed);
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
     public async Task Release_WithRoomForAnotherConnection_GrantsInArrivalOrder()
     {
         // Limit 3 and two connections open: B's connect needs no room from A, so nobody goes before B's request.
