@@ -118,7 +118,7 @@ public sealed partial class Connector
             if (lease is { Bound: false, IsReleased: false })
             {
                 lease.Bound = true;
-                GetOrAddHost(lease.Key).Bound++;
+                lease.Host.Bound++;
             }
         }
     }
@@ -164,7 +164,7 @@ public sealed partial class Connector
 
         _idleTail = connection;
         connection.IsIdle = true;
-        GetOrAddHost(connection.Key).IdleConnections++;
+        (connection.Host ??= GetOrAddHost(connection.Key)).IdleConnections++;
     }
 
     /// <summary>Room for one more connection to <paramref name="host"/>: under its server's cap and the connector's Limit.</summary>
@@ -279,7 +279,7 @@ public sealed partial class Connector
 
         connection.IdlePrev = connection.IdleNext = null;
         connection.IsIdle = false;
-        GetOrAddHost(connection.Key).IdleConnections--;
+        connection.Host!.IdleConnections--;
     }
 
     /// <summary>

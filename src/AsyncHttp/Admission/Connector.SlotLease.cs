@@ -44,6 +44,9 @@ public sealed partial class Connector
         /// <summary>The host whose slot this is.</summary>
         public HostKey Key => _share.Host.Key;
 
+        /// <summary>The connector's entry for the host (never swept while a slot of it is in use).</summary>
+        public HostState Host => _share.Host;
+
         /// <summary>
         /// What the hop is sent through: the transport the slot was granted on, kept until the slot goes back even when a
         /// reconfiguration builds a newer one meanwhile.

@@ -47,6 +47,12 @@ internal sealed class CountedNetworkStream : NetworkStream
     /// <summary>In the connector's idle list: back in the transport's pool, unused (guarded by the connector).</summary>
     public bool IsIdle;
 
+    /// <summary>
+    /// The connector's entry for the connection's host, once the connection was first listed idle: counted there while
+    /// idle, with no lookup by key. Never swept while the connection is open (guarded by the connector).
+    /// </summary>
+    public HostState? Host;
+
     /// <summary>Chosen by the connector to close, to make room under its Limit for a connect to another host.</summary>
     public bool EndedForRoom;
 
