@@ -73,30 +73,44 @@ public sealed class ClientSessionLimitTests : IAsyncLifetime
     [Fact]
     public async Task Limit_RequestsAlternatingBetweenTwoHosts_KeepTheirConnections()
     {
-        // Limit 4 over two hosts, no per-host limit, 16 callers each alternating hosts: the Limit is full of connections
-        // and the queue holds both hosts. Granting in plain arrival order ended an idle connection of one host to open one
-        // to the other about every other request; a request that reuses its host's idle connection now goes first.
-        const int Requests = 400;
-        await using var session = new ClientSession(new ClientSessionOptions { Limit = 4 });
-        var next = -1;
+        // Limit 2 over two hosts, no per-host limit: one request held on each host, so both connections are open and the
+        // Limit is full of them. Each round queues a request to B, then one to A, and lets A's request in flight end.
+        // In plain arrival order B's request would take the slot and end A's idle connection to open one to B (and the
+        // next round the other way about); a request that reuses its host's idle connection now goes first.
+        const int Rounds = 10;
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 2 });
+        var onA = FetchAsync(session, _server.Url("hold?id=a0"));
+        var onB = FetchAsync(session, _other.Url("hold?id=b0"));
+        await _server.WhenArrivals(1);
+        await _other.WhenArrivals(1);
+        var done = new List<Task<string>>();
 
-        async Task CallerAsync(int caller)
+        for (var i = 1; i <= Rounds; i++)
         {
-            for (var i = Interlocked.Increment(ref next); i < Requests; i = Interlocked.Increment(ref next))
-            {
-                var url = (i + caller) % 2 == 0 ? _server.Url("ok") : _other.Url("ok");
-                await using var response = await session.GetAsync(url);
-                Assert.Equal("hello", await response.ReadAsStringAsync());
-            }
+            var toB = FetchAsync(session, _other.Url($"hold?id=b{i}"));
+            var toA = FetchAsync(session, _server.Url($"hold?id=a{i}"));
+            Assert.Equal(2, session.Connector.Stats.Waiting);
+
+            _server.Open($"a{i - 1}");
+            await _server.WhenArrivals(i + 1);
+            Assert.Equal(i, _other.Arrivals.Count);
+            Assert.Equal(1, session.Connector.Stats.Waiting);
+
+            _other.Open($"b{i - 1}");
+            await _other.WhenArrivals(i + 1);
+            done.AddRange([onA, onB]);
+            (onA, onB) = (toA, toB);
         }
 
-        await Task.WhenAll(Enumerable.Range(0, 16).Select(CallerAsync)).WaitAsync(TestServer.Patience);
+        _server.Open($"a{Rounds}");
+        _other.Open($"b{Rounds}");
+        await Task.WhenAll(done.Append(onA).Append(onB)).WaitAsync(TestServer.Patience);
 
         var stats = session.Connector.Stats;
         Assert.Equal((0, 0), (stats.InUse, stats.Waiting));
-        Assert.True(stats.OpenConnections <= 4, $"{stats.OpenConnections} connections open");
-        Assert.True(stats.ConnectionsOpened < Requests / 10, $"{stats.ConnectionsOpened} connections made for {Requests} requests");
-        Assert.True(_server.AcceptedConnections + _other.AcceptedConnections < Requests / 10, $"the servers accepted {_server.AcceptedConnections} and {_other.AcceptedConnections}");
+        Assert.True(stats.OpenConnections <= 2, $"{stats.OpenConnections} connections open");
+        Assert.Equal(2, stats.ConnectionsOpened);
+        Assert.Equal((1, 1), (_server.AcceptedConnections, _other.AcceptedConnections));
     }
 
     [Fact]
