@@ -92,6 +92,25 @@ public sealed class ClientSessionHandlerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetAsync_ResponseContentHeaders_AreTheServersWithTheLengthAsItsNumber()
+    {
+        await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });
+        using var client = ClientOf(session);
+
+        using var response = await client.GetAsync(_server.Url("latin1"), HttpCompletionOption.ResponseHeadersRead);
+
+        // "café" in ISO-8859-1 is 4 bytes: the length is the transport's number, and every content header is listed.
+        var headers = response.Content.Headers;
+        Assert.Equal(4, headers.ContentLength);
+        Assert.Equal("iso-8859-1", headers.ContentType?.CharSet);
+        var listed = headers.NonValidated.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        Assert.Equal("4", listed["Content-Length"]);
+        Assert.Equal("text/plain; charset=iso-8859-1", listed["Content-Type"]);
+        Assert.Equal("café", await response.Content.ReadAsStringAsync());
+        AssertNothingHeld(session);
+    }
+
+    [Fact]
     public async Task GetAsync_ResponseHeadersRead_HoldsTheSlotUntilTheStreamIsReadToItsEnd()
     {
         await using var session = new ClientSession(new ClientSessionOptions { Limit = 1 });

@@ -48,9 +48,11 @@ internal sealed class ReleasingContent : HttpContent, IBodyGuard
         _declaredLength = decoded ? null : transport.Headers.ContentLength;
         foreach (var header in transport.Headers.NonValidated)
         {
-            // A decoded body no longer has the encoding or the length the server declared.
-            if (decoded
-                && (header.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) || header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
+            // A decoded body no longer has the encoding or the length the server declared. The length of a body that
+            // is not decoded is set below as the number the transport parsed: copied as text, it would be formatted
+            // here and parsed again by its first reader (HttpClient reads it for every buffered body).
+            var isLength = header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase);
+            if (isLength || (decoded && header.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }
@@ -65,6 +67,11 @@ internal sealed class ReleasingContent : HttpContent, IBodyGuard
             {
                 Headers.TryAddWithoutValidation(header.Key, values);
             }
+        }
+
+        if (_declaredLength is { } length)
+        {
+            Headers.ContentLength = length;
         }
     }
 
