@@ -228,4 +228,61 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.True(response.IsReleased);
         GC.KeepAlive(response);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SendAsync_TotalFiresWhileTheCallersContentIgnoresCancellation_GivesTheSlotBackAtOnce(bool middleware)
+    {
+        // The hop holds the request's slot: the timeout gives it back as it fires, without waiting for a send stuck in
+        // content that ignores the token (the transport closes the connection in the same cancellation).
+        var total = TimeSpan.FromSeconds(5);
+        var time = new SignalingTimeProvider();
+        await using var server = new FaultServer();
+        await using var session = new ClientSession(
+            "stuck",
+            new ClientSessionOptions { Limit = 1, Timeout = new ClientTimeout { Total = total } },
+            time,
+            middlewares: middleware ? [static () => new PassThroughHandler()] : null);
+        using var content = new StuckContent();
+        var request = session.PutAsync(server.Url(FaultServer.NeverAnswers).AbsoluteUri, content);
+        await content.WhenStarted;
+
+        time.Advance(total);
+
+        Assert.False(request.IsCompleted, "the send is still in the caller's content");
+        Assert.Equal(0, session.Connector.Stats.InUse);
+        content.Release();
+        var error = await Assert.ThrowsAsync<TotalTimeoutException>(() => request.WaitAsync(TestServer.Patience));
+        Assert.Equal(total, error.Timeout);
+        Assert.Equal((0, 0), (session.Connector.Stats.InUse, session.Connector.Stats.Waiting));
+        await server.WhenAllSocketsClosed();
+    }
+
+    /// <summary>Content that, once the transport asks for it, waits for <see cref="Release"/> whatever the token says.</summary>
+    private sealed class StuckContent : HttpContent
+    {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task WhenStarted => _started.Task.WaitAsync(TestServer.Patience);
+
+        public void Release() => _released.TrySetResult();
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
+        {
+            _started.TrySetResult();
+            await _released.Task.WaitAsync(TestServer.Patience, CancellationToken.None);
+            await stream.WriteAsync(new byte[] { 1 }, CancellationToken.None);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+            => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 1;
+            return true;
+        }
+    }
 }

@@ -155,6 +155,48 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ConnectionIdle_ReportedTwice_IsListedOnce_AndEndsForRoomOnce()
+    {
+        var connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var (a, _) = await OpenAsync(connector, A);
+
+        connector.ConnectionIdle(a);
+        connector.ConnectionIdle(a);
+
+        Assert.True(connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).IsCompletedSuccessfully, "A's idle connection made room");
+        Assert.True(a.IsClosed);
+        var second = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+        Assert.False(second.IsCompleted, "the one idle connection was ended already: nothing more makes room");
+        Assert.Equal(1, connector.Stats.OpenConnections);
+        connector.ConnectionClosed(B);
+        await second.AsTask().WaitAsync(TestServer.Patience);
+        Assert.Equal(1, connector.Stats.OpenConnections);
+    }
+
+    [Fact]
+    public async Task Release_OfAHopWhoseConnectionTheNextRequestTook_LeavesItBusy()
+    {
+        // Limit 2, both connections open: A's carries requests, C's is busy outside the slots (a connection being made).
+        var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var (a, _) = await OpenAsync(connector, A);
+        await OpenAsync(connector, C);
+        var first = await BusyAsync(connector, session, A, a);
+
+        // The first response read, the transport gives its connection to the next request before the first is released.
+        var next = await BusyAsync(connector, session, A, a);
+        first.Release();
+        var toB = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).AsTask();
+
+        Assert.False(toB.IsCompleted, "A's connection carries the next request: no idle connection to end for room");
+        Assert.False(a.IsClosed);
+        next.Release();
+        await toB.WaitAsync(TestServer.Patience);
+        Assert.True(a.IsClosed, "idle once the next request is released, it made room");
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
     public async Task OpenConnectionsByHost_ListsHostsWithOpenConnectionsOnly()
     {
         var connector = new Connector("s", limit: 0, limitPerHost: 0, queueLimit: 0);

@@ -67,6 +67,25 @@ public sealed class ConnectorLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CloseAsync_AWaiterUnderADeadline_StopsTheDeadlineTimer()
+    {
+        var time = new TimerCountingTimeProvider();
+        var connector = new Connector("deadlines", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var held = await connector.AcquireAsync(session, A, CancellationToken.None);
+        var deadline = Deadline.InQueue(new ClientTimeout { Total = null, Connect = TimeSpan.FromSeconds(2) }, time.GetTimestamp(), time);
+        var queued = connector.AcquireAsync(session, A, CancellationToken.None, deadline).AsTask();
+        Assert.Equal(1, time.LiveTimers);
+
+        var closing = connector.CloseAsync();
+
+        await Assert.ThrowsAsync<SessionClosedException>(() => queued.WaitAsync(TestServer.Patience));
+        held.Release();
+        await closing.WaitAsync(TestServer.Patience);
+        Assert.Equal(0, time.LiveTimers);
+    }
+
+    [Fact]
     public async Task Reconfigure_QueueLimitKeepsTheTransport_AConnectionSettingReplacesItAndClosesItsIdleConnectionsAtOnce()
     {
         await using var connector = new Connector("upstream", new ConnectorOptions { Limit = 4 });
@@ -218,5 +237,42 @@ public sealed class ConnectorLifecycleTests : IAsyncLifetime
     private sealed class FailingOnDetach(RateLimiter limiter) : AdmissionLimiter(limiter, ownsLimiter: false)
     {
         protected internal override void OnDetached(Connector connector) => throw new InvalidOperationException("the store is gone");
+    }
+
+    /// <summary>A fake clock that counts the timers created on it and not yet disposed.</summary>
+    private sealed class TimerCountingTimeProvider : Microsoft.Extensions.Time.Testing.FakeTimeProvider
+    {
+        private int _live;
+
+        public int LiveTimers => Volatile.Read(ref _live);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _live);
+            return new CountedTimer(base.CreateTimer(callback, state, dueTime, period), this);
+        }
+
+        private sealed class CountedTimer(ITimer inner, TimerCountingTimeProvider owner) : ITimer
+        {
+            private int _disposed;
+
+            public bool Change(TimeSpan dueTime, TimeSpan period) => inner.Change(dueTime, period);
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, 1) == 0)
+                {
+                    Interlocked.Decrement(ref owner._live);
+                }
+
+                inner.Dispose();
+            }
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return ValueTask.CompletedTask;
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using AsyncHttp.Internal;
 
 namespace AsyncHttp.Tests.Admission;
@@ -154,4 +155,44 @@ public sealed class ConnectorQueueTests
     }
 
     private static HostKey Host(int i) => new("http", $"h{i}.test", 80);
+
+    [Fact]
+    public async Task CloseMember_ASessionAloneAtItsPriorityWithShares_LeavesNeitherItsLevelNorItsShares()
+    {
+        var connector = new Connector("s", limit: 0, limitPerHost: 0, queueLimit: 0);
+        var stays = connector.Join("stays", new SessionCaps(0, 0, 0, 0));
+        var leaves = connector.Join("leaves", new SessionCaps(0, 0, 0, 5));
+        (await connector.AcquireAsync(leaves, A, CancellationToken.None)).Release();
+        (await connector.AcquireAsync(leaves, B, CancellationToken.None)).Release();
+        (await connector.AcquireAsync(stays, B, CancellationToken.None)).Release();
+        Assert.Equal([5, 0], Levels(connector));
+        Assert.Equal(3, SharesOf(connector, leaves) + SharesOf(connector, stays));
+
+        connector.CloseMember(leaves);
+
+        // A connector that outlives many sessions (a shared one) keeps nothing of those that left.
+        Assert.Equal([0], Levels(connector));
+        Assert.Equal((0, 1), (SharesOf(connector, leaves), SharesOf(connector, stays)));
+        Assert.Equal("stays", Assert.Single(connector.Stats.Sessions).Session);
+    }
+
+    [Fact]
+    public void SetCaps_ASessionAloneAtItsPriorityMovesToAnother_ItsOldLevelGoes()
+    {
+        var connector = new Connector("s", limit: 0, limitPerHost: 0, queueLimit: 0);
+        var member = connector.Join("s", new SessionCaps(0, 0, 0, 5));
+
+        connector.SetCaps(member, new SessionCaps(0, 0, 0, 7));
+
+        Assert.Equal([7], Levels(connector));
+    }
+
+    /// <summary>The priorities the connector keeps a level for, highest first (its private list: no statistic shows it).</summary>
+    private static List<int> Levels(Connector connector)
+        => [.. ((List<PriorityLevel>)typeof(Connector).GetField("_levels", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(connector)!).Select(l => l.Priority)];
+
+    /// <summary>The shares of hosts the connector keeps for <paramref name="member"/> (its private table of hosts).</summary>
+    private static int SharesOf(Connector connector, ConnectorMember member)
+        => ((Dictionary<HostKey, HostState>)typeof(Connector).GetField("_hosts", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(connector)!)
+            .Values.Sum(h => h.Shares.Count(share => ReferenceEquals(share.Member, member)));
 }

@@ -32,6 +32,12 @@ public sealed partial class ClientMetricsTests : IAsyncLifetime
         return snapshot.Where(m => (string?)m.Tags["asynchttp.session"] == session).GroupBy(m => m.Timestamp).Last().Sum(m => m.Value);
     }
 
+    private static long ConnectorTotal(MetricCollector<long> collector, string connector)
+    {
+        collector.RecordObservableInstruments();
+        return collector.GetMeasurementSnapshot().Where(m => (string?)m.Tags["asynchttp.connector"] == connector).GroupBy(m => m.Timestamp).Last().Sum(m => m.Value);
+    }
+
     [Fact]
     public async Task Gauges_LimitTwoWithFiveHeldRequests_ShowTwoInFlightAndThreeQueued()
     {
@@ -98,6 +104,32 @@ public sealed partial class ClientMetricsTests : IAsyncLifetime
         }
 
         Assert.Equal((0, 0), (SessionTotal(inFlight, "gauges-bulk"), SessionTotal(depth, "gauges-bulk")));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Gauges_ConnectorClosed_NoLongerReportItsConnections(bool shared)
+    {
+        using var open = Collect<long>("asynchttp.client.connections.open");
+        var name = shared ? "closing-shared" : "closing-owned";
+        var connector = shared ? new Connector(name, new ConnectorOptions(), meterFactory: Meters) : null;
+        var session = connector is null
+            ? new ClientSession(name, new ClientSessionOptions(), meterFactory: Meters)
+            : new ClientSession(name + "-session", connector, new ClientSessionOptions(), meterFactory: Meters);
+        (await session.GetAsync(_server.Url("ok")).WaitAsync(TestServer.Patience)).Dispose();
+        Assert.Equal(1, ConnectorTotal(open, name));
+
+        // A session that owns its connector closes it; a shared one is closed by its owner.
+        await session.DisposeAsync();
+        if (connector is not null)
+        {
+            await connector.DisposeAsync();
+        }
+
+        open.GetMeasurementSnapshot(clear: true);
+        open.RecordObservableInstruments();
+        Assert.DoesNotContain(open.GetMeasurementSnapshot(), m => (string?)m.Tags["asynchttp.connector"] == name);
     }
 
     [Fact]

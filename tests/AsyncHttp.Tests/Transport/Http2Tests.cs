@@ -137,6 +137,26 @@ public sealed class Http2Tests
     }
 
     [Fact]
+    public async Task H2c_AMessageWithAVersionAndPolicyOfItsOwn_OnASessionAtTheDefaults_KeepsBoth()
+    {
+        await using var server = await TestServer.StartAsync(protocol: ServerProtocol.H2c);
+        await using var session = new ClientSession("h1", new ClientSessionOptions());
+
+        // HTTP/2 exactly: h2c with prior knowledge. With the session's policy instead (or lower), a cleartext request falls
+        // back to HTTP/1.1, which this h2c-only server refuses.
+        var own = new HttpRequestMessage(HttpMethod.Get, server.Url("protocol")) { Version = H2, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        await using (var response = await session.SendAsync(own))
+        {
+            Assert.Equal((200, H2), (response.Status, response.Version));
+            Assert.Equal("HTTP/2", await response.ReadAsStringAsync());
+        }
+
+        Assert.Equal((H2, HttpVersionPolicy.RequestVersionExact), (own.Version, own.VersionPolicy));
+        own.Dispose();
+        await AssertNothingLeftAsync(session, server);
+    }
+
+    [Fact]
     public async Task LimitPerHost_CountsStreams_ManyOnOneConnection()
     {
         await using var server = await TestServer.StartAsync(protocol: ServerProtocol.H2c);
