@@ -56,12 +56,17 @@ public static class ClientSessionHttpClientBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(sessionName);
         var clientName = builder.Name;
 
-        builder.ConfigurePrimaryHttpMessageHandler(services => SessionOf(services, sessionName).CreateHandler());
+        builder.ConfigurePrimaryHttpMessageHandler(services => SessionOf(services.GetService<ISessionRegistry>(), sessionName).CreateHandler());
 
         // After every ConfigureHttpClient of the client, whichever came first: the client's own settings win, and the
         // smaller buffer cap.
         builder.Services.AddOptions<HttpClientFactoryOptions>(clientName)
-            .PostConfigure<IServiceProvider>((options, services) => options.HttpClientActions.Add(client => ApplySessionDefaults(client, SessionOf(services, sessionName))))
+            .PostConfigure<IServiceProvider>((options, services) =>
+            {
+                // The registry is a singleton: looked up once, not on each CreateClient (a client per call is the factory's way).
+                var registry = services.GetService<ISessionRegistry>();
+                options.HttpClientActions.Add(client => ApplySessionDefaults(client, SessionOf(registry, sessionName)));
+            })
             .Validate<IServiceProvider>(
                 (_, services) => services.GetService<ISessionRegistry>() is { } registry && registry.Names.Contains(sessionName, StringComparer.OrdinalIgnoreCase),
                 $"HttpClient '{clientName}' uses client session '{sessionName}' (UseClientSession), but no session has that name; register it with services.AddClientSession(\"{sessionName}\") or in the configuration section given to AddClientSessions.")
@@ -72,8 +77,8 @@ public static class ClientSessionHttpClientBuilderExtensions
         return builder;
     }
 
-    private static ClientSession SessionOf(IServiceProvider services, string name)
-        => services.GetService<ISessionRegistry>()?.GetSession(name)
+    private static ClientSession SessionOf(ISessionRegistry? registry, string name)
+        => registry?.GetSession(name)
         ?? throw new InvalidOperationException($"No client sessions are registered, so UseClientSession(\"{name}\") has none to use; register it with services.AddClientSession(\"{name}\").");
 
     private static void ApplySessionDefaults(HttpClient client, ClientSession session)
