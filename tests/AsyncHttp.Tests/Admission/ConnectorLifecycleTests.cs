@@ -239,6 +239,21 @@ public sealed class ConnectorLifecycleTests : IAsyncLifetime
         protected internal override void OnDetached(Connector connector) => throw new InvalidOperationException("the store is gone");
     }
 
+    [Fact]
+    public async Task CloseAsync_AHostPausedByRetryAfter_StopsThePauseTimer()
+    {
+        var time = new TimerCountingTimeProvider();
+        var connector = new Connector("pauses", limit: 1, limitPerHost: 0, queueLimit: 0, time);
+        connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        connector.PauseFromResponse(A, TimeSpan.FromSeconds(30), "s");
+        Assert.Equal(1, time.LiveTimers);
+
+        await connector.CloseAsync().WaitAsync(TestServer.Patience);
+
+        // A closed connector keeps no timer armed: the pause would otherwise hold the connector until it ends.
+        Assert.Equal(0, time.LiveTimers);
+    }
+
     /// <summary>A fake clock that counts the timers created on it and not yet disposed.</summary>
     private sealed class TimerCountingTimeProvider : Microsoft.Extensions.Time.Testing.FakeTimeProvider
     {
