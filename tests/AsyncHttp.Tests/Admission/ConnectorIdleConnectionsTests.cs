@@ -146,12 +146,7 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
 
         Assert.Equal(0, connector.Stats.OpenConnections);
         Assert.True(connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).IsCompletedSuccessfully);
-        var second = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
-        Assert.False(second.IsCompleted, "one connection is open and the Limit is one: a closed one is no room to make");
-        Assert.Equal(1, connector.Stats.OpenConnections);
-        connector.ConnectionClosed(B);
-        await second.AsTask().WaitAsync(TestServer.Patience);
-        Assert.Equal(1, connector.Stats.OpenConnections);
+        await AssertNextConnectWaitsForTheOpenOneToClose(connector, "one connection is open and the Limit is one: a closed one is no room to make");
     }
 
     [Fact]
@@ -165,11 +160,20 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
 
         Assert.True(connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None).IsCompletedSuccessfully, "A's idle connection made room");
         Assert.True(a.IsClosed);
-        var second = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
-        Assert.False(second.IsCompleted, "the one idle connection was ended already: nothing more makes room");
+        await AssertNextConnectWaitsForTheOpenOneToClose(connector, "the one idle connection was ended already: nothing more makes room");
+    }
+
+    /// <summary>
+    /// Under <c>Limit</c> 1 with B's one connection open: another connect to B waits (<paramref name="because"/>), and
+    /// goes once that connection closes.
+    /// </summary>
+    private static async Task AssertNextConnectWaitsForTheOpenOneToClose(Connector connector, string because)
+    {
+        var next = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+        Assert.False(next.IsCompleted, because);
         Assert.Equal(1, connector.Stats.OpenConnections);
         connector.ConnectionClosed(B);
-        await second.AsTask().WaitAsync(TestServer.Patience);
+        await next.AsTask().WaitAsync(TestServer.Patience);
         Assert.Equal(1, connector.Stats.OpenConnections);
     }
 
