@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.RateLimiting;
 using AsyncHttp.Internal;
 using AsyncHttp.Tests.Infrastructure;
 
@@ -8,7 +9,7 @@ namespace AsyncHttp.Tests.Admission;
 /// <summary>
 /// Idle connections under the connector's Limit, on the connector itself with real loopback sockets: a connect that
 /// the Limit holds back ends the least recently used idle connection, never a busy one, never one a connect does not
-/// need, and never one already closed.
+/// need, and never one already closed; a raised Limit lets a waiting connect in at once.
 /// </summary>
 public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
 {
@@ -198,6 +199,40 @@ public sealed class ConnectorIdleConnectionsTests : IAsyncDisposable
         await toB.WaitAsync(TestServer.Patience);
         Assert.True(a.IsClosed, "idle once the next request is released, it made room");
         Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
+    public async Task Reconfigure_LimitRaisedWhileAConnectWaitsForRoomAndARequestForASlot_LetsBothInAtOnce()
+    {
+        // Limit 2, both connections A's and idle, but A's request on its way to the transport may be handed either: none
+        // can be ended for room. B's request has the second slot and its connect waits for the Limit; C's request waits
+        // for a slot, and then for a permit of the session's limiter, which has one at hand.
+        using var limiter = new ConcurrencyLimiter(new() { PermitLimit = 10, QueueLimit = 10 });
+        var connector = new Connector("s", limit: 2, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(limiter)]);
+        var (first, _) = await OpenAsync(connector, A);
+        var (second, _) = await OpenAsync(connector, A);
+        connector.ConnectionIdle(first);
+        connector.ConnectionIdle(second);
+        var onItsWay = await connector.AcquireAsync(session, A, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+        var toB = await connector.AcquireAsync(session, B, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+        var connectB = connector.ReserveConnectionAsync(B, perServer: 10, CancellationToken.None);
+        var toC = connector.AcquireAsync(session, C, CancellationToken.None);
+        Assert.False(connectB.IsCompleted, "A's two connections fill the Limit, and A's request may take either");
+        Assert.Equal((2, 1, 2), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.OpenConnections));
+
+        connector.Reconfigure(new ConnectorOptions { Limit = 3 });
+
+        // Nothing was released and nothing closed meanwhile: the reconfiguration alone must let both in.
+        Assert.True(connectB.IsCompletedSuccessfully, "the raised Limit has room for B's connection");
+        Assert.True(toC.IsCompletedSuccessfully, "the raised Limit has a slot for C's request, and its limiter a permit at hand");
+        Assert.Equal((3, 0, 3), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.OpenConnections));
+        Assert.False(first.IsClosed || second.IsClosed, "the raised Limit made room: A's idle connections stay");
+        (await toC).Release();
+        toB.Release();
+        onItsWay.Release();
+        Assert.Equal((0, 0, 0), (connector.Stats.InUse, connector.Stats.Waiting, connector.Stats.WaitingForPermit));
+        Assert.Equal(10, limiter.GetStatistics()!.CurrentAvailablePermits);
     }
 
     [Fact]
