@@ -319,7 +319,10 @@ public sealed partial class Connector
         }
     }
 
-    /// <summary>Changes the connector's limits; raising one admits waiters at once, lowering one lets the requests in flight finish.</summary>
+    /// <summary>
+    /// Changes the connector's limits; raising one admits waiters at once, lowering one lets the requests in flight
+    /// finish. The caller runs the work deferred meanwhile (<see cref="RunDeferred"/>) once it has released the lock.
+    /// </summary>
     private void SetLimits(int limit, int limitPerHost, int queueLimit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
@@ -336,8 +339,6 @@ public sealed partial class Connector
             CloseVictims(GrantRooms());
             AssertInvariants();
         }
-
-        RunDeferred();
     }
 
     /// <summary>

@@ -261,6 +261,9 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
                 SetLimits(options.Limit, options.LimitPerHost, options.QueueLimit);
             }
 
+            // A raised Limit may have let in a waiter that needs a limiter's permit: asked for outside the lock.
+            RunDeferred();
+
             // No slot sends through it: it goes now, outside the lock (disposing closes its idle connections).
             retired?.Dispose();
         }
@@ -313,8 +316,9 @@ public sealed partial class Connector : IAsyncDisposable, IDisposable
             List<ConnectorMember> members;
             lock (_lock)
             {
+                // A retired transport stays listed: slots still on it count it until they come back, and the last one
+                // disposes it again, which does nothing.
                 transports = [.. _retiredTransports, _transport];
-                _retiredTransports.Clear();
                 members = [.. _members];
             }
 

@@ -129,6 +129,26 @@ public sealed class ConnectorLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Dispose_TwoSlotsStillOnARetiredTransport_TheirReleasesCountThemOffIt()
+    {
+        // Two slots on the first transport, which a connection setting then retires; the connector is disposed before
+        // they come back. The close disposes every transport, but the retired one must stay counted until its slots are
+        // back: a Debug build checks on each release that the transports carry as many slots as the connector counts, and
+        // a failed check fails the test.
+        var connector = new Connector("s", limit: 4, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0));
+        var first = await connector.AcquireAsync(session, A, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+        var second = await connector.AcquireAsync(session, A, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+        connector.Reconfigure(new ConnectorOptions { Limit = 4, KeepAliveTimeout = TimeSpan.FromSeconds(7) });
+
+        await connector.DisposeAsync();
+        first.Release();
+        second.Release();
+
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+    }
+
+    [Fact]
     public void Reconfigure_ConnectorClosedWhileItsNewTransportIsBuilt_FailsAndDisposesWhatItBuilt()
     {
         Connector? connector = null;

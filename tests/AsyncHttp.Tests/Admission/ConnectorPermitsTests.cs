@@ -720,6 +720,37 @@ public sealed class ConnectorPermitsTests
         }
     }
 
+    [Fact]
+    public async Task Reconfigure_ARaisedLimitLetsAWaiterAskForItsPermit_TheLimiterIsAskedOutsideTheConnectorsLock()
+    {
+        // A limiter is the user's code, which may block or call back into the connector: it is never called under the
+        // connector's lock, here when a reconfiguration lets a waiter in.
+        Connector? connector = null;
+        var underLock = new List<bool>();
+        using var limiter = new ScriptedLimiter(attempt: () =>
+        {
+            underLock.Add(LockOf(connector!).IsHeldByCurrentThread);
+            return Lease.Granted();
+        });
+        connector = new Connector("s", limit: 1, limitPerHost: 0, queueLimit: 0);
+        var session = connector.Join("s", new SessionCaps(0, 0, 0, 0), limiters: [AdmissionLimiter.Create(limiter)]);
+        var first = await connector.AcquireAsync(session, A, CancellationToken.None).AsTask().WaitAsync(TestServer.Patience);
+        var second = connector.AcquireAsync(session, A, CancellationToken.None);
+        Assert.False(second.IsCompleted);
+        Assert.Equal([false], underLock);
+
+        connector.Reconfigure(new ConnectorOptions { Limit = 2 });
+
+        Assert.True(second.IsCompletedSuccessfully, "the raised Limit lets the waiter in, its permit at hand");
+        Assert.Equal([false, false], underLock);
+        (await second).Release();
+        first.Release();
+        Assert.Equal((0, 0), (connector.Stats.InUse, connector.Stats.Waiting));
+
+        static Lock LockOf(Connector connector)
+            => (Lock)typeof(Connector).GetField("_lock", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(connector)!;
+    }
+
     /// <summary>A lease as a limiter hands it out: granted or refused, with metadata, counting its disposals.</summary>
     private sealed class Lease(bool acquired, Dictionary<string, object?> values, Action? onDispose) : RateLimitLease
     {
