@@ -111,11 +111,12 @@ public sealed partial class ClientSession
         {
             while (true)
             {
-                cookies.Apply(request);
+                cookies.Apply(request, JarOf(pipeline), context.Url!);
                 if (pipeline.Generation.Middlewares is { } middlewares)
                 {
-                    // Admission is the innermost middleware: the response's content holds the hop's slot.
-                    response = await middlewares.SendAsync(request, context.Token).ConfigureAwait(false);
+                    // Admission is the innermost middleware: the response's content holds the hop's slot. Awaited as a
+                    // ValueTask, as Admission's own send is: one awaiter in the state machine for both.
+                    response = await new ValueTask<HttpResponseMessage>(middlewares.SendAsync(request, context.Token)).ConfigureAwait(false);
                     lease = (response.Content as ReleasingContent)?.Lease;
                 }
                 else
@@ -135,7 +136,7 @@ public sealed partial class ClientSession
                     cookies.Restore(request);
                 }
 
-                cookies.Store(request.RequestUri!, response);
+                JarOf(pipeline)?.Store(request.RequestUri!, response);
                 if (!(options?.AllowRedirects ?? true) || RedirectPolicy.GetLocation(request, response) is not { } location)
                 {
                     break;
@@ -196,8 +197,14 @@ public sealed partial class ClientSession
             request.Headers.ExpectContinue = true;
         }
 
-        return new HopCookies(request, session.UseCookies ? Cookies : null, options?.Cookies, mayHaveCookieHeader: !bare);
+        return new HopCookies(request, options?.Cookies, mayHaveCookieHeader: !bare);
     }
+
+    /// <summary>
+    /// The jar of a request on <paramref name="pipeline"/>, when cookies are on: read at each use, not kept in a local
+    /// that the request's state machine would hold across the queue.
+    /// </summary>
+    private CookieJar? JarOf(Pipeline pipeline) => pipeline.Options.UseCookies ? Cookies : null;
 
     private ClientResponse FinishResponse(HttpRequestMessage request, HttpResponseMessage response, Connector.SlotLease? lease, RequestContext context, List<RedirectHop>? hops, bool raiseForStatus)
     {

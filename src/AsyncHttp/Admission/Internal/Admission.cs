@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace AsyncHttp.Internal;
 
 /// <summary>
@@ -65,7 +67,12 @@ internal sealed class Admission
     /// middleware's); otherwise only the lease knows the slot, and the session reads the body through it.
     /// </param>
     /// <param name="cancellationToken">Cancels the send.</param>
-    public async Task<HttpResponseMessage> SendAsync(Connector.SlotLease lease, HttpRequestMessage request, RequestContext? context, bool wrap, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Its callers await it at once: its state machine comes from a pool rather than an allocation per hop (a queued
+    /// request does not have one yet).
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<HttpResponseMessage> SendAsync(Connector.SlotLease lease, HttpRequestMessage request, RequestContext? context, bool wrap, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
         CountedNetworkStream? sentOn;

@@ -2,23 +2,19 @@ namespace AsyncHttp.Internal;
 
 /// <summary>
 /// The Cookie header of each hop of one request: the jar's cookies for the hop's URL, plus, while the request stays
-/// on its first origin, the caller's own Cookie header and per-request cookies. A struct: it lives in the session's
-/// state machine, not in an object of its own.
+/// on its first origin, the caller's own Cookie header and per-request cookies. A struct of one reference: it
+/// lives in the session's state machine, which a queued request holds, so the jar and the first origin, which the
+/// session and the request's context know, are given to each call rather than kept here.
 /// </summary>
 internal readonly struct HopCookies
 {
-    private readonly CookieJar? _jar;
-    private readonly Uri _origin;
     private readonly string? _explicit;
 
     /// <param name="request">The first hop; its own Cookie header, if any, is taken off it.</param>
-    /// <param name="jar">The session's jar, when cookies are on.</param>
     /// <param name="perRequest">The request's cookies, already checked by <see cref="Validate"/>.</param>
     /// <param name="mayHaveCookieHeader">False when the request is known to have no headers at all.</param>
-    public HopCookies(HttpRequestMessage request, CookieJar? jar, IDictionary<string, string>? perRequest, bool mayHaveCookieHeader = true)
+    public HopCookies(HttpRequestMessage request, IDictionary<string, string>? perRequest, bool mayHaveCookieHeader = true)
     {
-        _jar = jar;
-        _origin = request.RequestUri!;
         // Most requests bring no cookies of their own: no list for them.
         List<string>? parts = null;
         if (mayHaveCookieHeader && request.Headers.NonValidated.TryGetValues("Cookie", out var values))
@@ -55,16 +51,19 @@ internal readonly struct HopCookies
         }
     }
 
+    /// <param name="request">The hop.</param>
+    /// <param name="jar">The session's jar, when cookies are on.</param>
+    /// <param name="origin">The URL of the request's first hop.</param>
     /// <returns>True when it set the hop's Cookie header.</returns>
-    public bool Apply(HttpRequestMessage request)
+    public bool Apply(HttpRequestMessage request, CookieJar? jar, Uri origin)
     {
-        if (_jar is null && _explicit is null)
+        if (jar is null && _explicit is null)
         {
             return false;
         }
 
-        var fromJar = _jar?.GetCookieHeader(request.RequestUri!);
-        var own = RedirectPolicy.SameOrigin(_origin, request.RequestUri!) ? _explicit : null;
+        var fromJar = jar?.GetCookieHeader(request.RequestUri!);
+        var own = RedirectPolicy.SameOrigin(origin, request.RequestUri!) ? _explicit : null;
         var header = string.IsNullOrEmpty(fromJar) ? own : own is null ? fromJar : own + "; " + fromJar;
 
         // No hop has a Cookie header of its own here: the constructor took it off the first, and a redirect drops it.
@@ -90,6 +89,4 @@ internal readonly struct HopCookies
             request.Headers.TryAddWithoutValidation("Cookie", _explicit);
         }
     }
-
-    public void Store(Uri url, HttpResponseMessage response) => _jar?.Store(url, response);
 }
