@@ -4,11 +4,17 @@ namespace AsyncHttp.Benchmarks.Load;
 
 /// <summary>
 /// <c>interleaved --url URL [--clients factory,factory-session] [--rounds 15] [--requests 20000] [--concurrency 64]
-/// [--limit 100]</c>: CPU time per request of several clients in one process, in alternating rounds, against a server
-/// in another process (the nginx of run-load.sh). On a shared machine the load comparison's separate processes run at
+/// [--limit 100] [--transport sockets|canned]</c>: CPU time per request of several clients in one process, in
+/// alternating rounds, against a server in another process (the nginx of run-load.sh). On a shared machine the load comparison's separate processes run at
 /// different moments and scatter by several µs; rounds that alternate within one process see the same machine, so the
 /// difference of their medians is the clients'. Prints each client's median and lowest round, and each one's median
-/// difference from the first client's.
+/// difference from the first client's, and the median of its differences from the first client's round by round (each
+/// round runs every client one after the other, so a moment the machine was busy counts against both).
+/// <para>
+/// <c>--transport canned</c> takes the network out: every client sends through the same in-process handler
+/// (<see cref="CannedTransport"/>), so what is left is what each client's own code costs per request, without the
+/// kernel's share, which scatters by several µs from run to run. No server is needed; <c>--url</c> is only a name.
+/// </para>
 /// </summary>
 public static class InterleavedCommand
 {
@@ -20,14 +26,20 @@ public static class InterleavedCommand
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback ?? throw new ArgumentException($"--{name} is required.");
         }
 
-        var url = Arg("url", null);
+        var canned = Arg("transport", "sockets") switch
+        {
+            "sockets" => false,
+            "canned" => true,
+            var other => throw new ArgumentException($"--transport is sockets or canned, not '{other}'."),
+        };
+        var url = Arg("url", canned ? "http://canned.test/small" : null);
         var names = Arg("clients", "factory,factory-session").Split(',');
         var rounds = int.Parse(Arg("rounds", "15"), CultureInfo.InvariantCulture);
         var requests = int.Parse(Arg("requests", "20000"), CultureInfo.InvariantCulture);
         var concurrency = int.Parse(Arg("concurrency", "64"), CultureInfo.InvariantCulture);
         var limit = int.Parse(Arg("limit", "100"), CultureInfo.InvariantCulture);
 
-        var clients = names.Select(n => LoadClient.Create(n, limit, 0)).ToArray();
+        var clients = names.Select(n => LoadClient.Create(n, limit, 0, transport: canned ? () => new CannedTransport() : null)).ToArray();
         try
         {
             var cpu = names.Select(_ => new List<double>()).ToArray();
@@ -52,7 +64,7 @@ public static class InterleavedCommand
             for (var c = 0; c < clients.Length; c++)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{names[c],-16} CPU µs/request: median {Median(cpu[c]):F1}, lowest {cpu[c].Min():F1}, median - {names[0]}'s {Median(cpu[c]) - baseline:+0.0;-0.0}; {Median(bytes[c]):F0} B/request"));
+                    $"{names[c],-16} CPU µs/request: median {Median(cpu[c]):F1}, lowest {cpu[c].Min():F1}, median - {names[0]}'s {Median(cpu[c]) - baseline:+0.0;-0.0} (median of the rounds' differences {Median([.. cpu[c].Select((v, r) => v - cpu[0][r])]):+0.0;-0.0}); {Median(bytes[c]):F0} B/request"));
             }
         }
         finally

@@ -20,7 +20,34 @@ internal abstract class LoadClient : IAsyncDisposable
     /// <see cref="HttpClient"/> at <see cref="HttpVersion.Version20"/> with multiple HTTP/2 connections on, as the
     /// session's transport has them. Only those two clients.
     /// </param>
-    public static LoadClient Create(string name, int limit, int limitPerHost, Action<ClientSessionOptions>? configureSession = null, bool http2 = false) => (name, http2) switch
+    /// <param name="transport">
+    /// The handler every client sends through in place of its sockets (the session's <c>TransportFactory</c>, the
+    /// factory's primary handler, raw's handler); null for the network. Not for Flurl or HTTP/2.
+    /// </param>
+    public static LoadClient Create(string name, int limit, int limitPerHost, Action<ClientSessionOptions>? configureSession = null, bool http2 = false, Func<HttpMessageHandler>? transport = null)
+    {
+        if (transport is null)
+        {
+            return Create(name, limit, limitPerHost, configureSession, http2);
+        }
+
+        return name switch
+        {
+            "session" => new SessionClient(limit, limitPerHost, OnTransport),
+            "raw" => new RawClient(limit, limitPerHost, transport: transport),
+            "factory" => new FactoryClient(limit, limitPerHost, transport),
+            "factory-session" => new FactorySessionClient(limit, limitPerHost, OnTransport),
+            _ => throw new ArgumentException($"Client '{name}' has no transport of its own here: session, raw, factory or factory-session.", nameof(name)),
+        };
+
+        void OnTransport(ClientSessionOptions options)
+        {
+            options.TransportFactory = _ => transport();
+            configureSession?.Invoke(options);
+        }
+    }
+
+    private static LoadClient Create(string name, int limit, int limitPerHost, Action<ClientSessionOptions>? configureSession, bool http2) => (name, http2) switch
     {
         ("session", true) => new SessionClient(limit, limitPerHost, o =>
         {
@@ -98,9 +125,9 @@ internal abstract class LoadClient : IAsyncDisposable
     /// Raw <see cref="HttpClient"/> over <see cref="SocketsHttpHandler"/>, with its cheapest way to read a body:
     /// <see cref="HttpClient.GetByteArrayAsync(string)"/> (it throws for a status outside 2xx).
     /// </summary>
-    private sealed class RawClient(int limit, int limitPerHost, bool http2 = false) : LoadClient
+    private sealed class RawClient(int limit, int limitPerHost, bool http2 = false, Func<HttpMessageHandler>? transport = null) : LoadClient
     {
-        private readonly HttpClient _client = Client(limit, limitPerHost, http2);
+        private readonly HttpClient _client = transport is null ? Client(limit, limitPerHost, http2) : new HttpClient(transport());
 
         public override async Task<int> GetAsync(string url) => (await _client.GetByteArrayAsync(url)).Length;
 
@@ -138,11 +165,11 @@ internal abstract class LoadClient : IAsyncDisposable
         private readonly ServiceProvider _services;
         private readonly IHttpClientFactory _factory;
 
-        public FactoryClient(int limit, int limitPerHost)
+        public FactoryClient(int limit, int limitPerHost, Func<HttpMessageHandler>? transport = null)
         {
             _services = new ServiceCollection()
                 .AddHttpClient("load")
-                .ConfigurePrimaryHttpMessageHandler(() => Handler(limit, limitPerHost))
+                .ConfigurePrimaryHttpMessageHandler(() => transport?.Invoke() ?? Handler(limit, limitPerHost))
                 .Services
                 .BuildServiceProvider();
             _factory = _services.GetRequiredService<IHttpClientFactory>();
