@@ -107,7 +107,7 @@ def main(path, workload_order, client_order):
         out.append("")
         out.append("Targets for factory + UseClientSession (issue 16; medians; connections open at once: the most nginx held in any run, sampled every 50 ms, both ports; accepted: the most one run had nginx accept, warm-up included):")
         out.append("")
-        out.append("| workload | CPU ≤ plain factory + 3 µs | open at once ≤ Limit | accepted over the run | plain factory: open at once, accepted |")
+        out.append("| workload | CPU ≤ plain factory + 3 µs (difference of the medians; per repetition: the median of the differences, and their range) | open at once ≤ Limit | accepted over the run | plain factory: open at once, accepted |")
         out.append("| --- | --- | --- | --- | --- |")
         for w in workload_order:
             s, plain = stats.get((w, "factory-session")), stats.get((w, "factory"))
@@ -115,9 +115,13 @@ def main(path, workload_order, client_order):
                 continue
             cpu_delta = s["cpu_us"] - plain["cpu_us"]
             most = s["most_open"]
+            # The two clients of one repetition run one after the other: their differences show how far the machine
+            # moves the medians' difference from one run of the command to the next.
+            paired = paired_cpu_differences(runs[(w, "factory-session")], runs[(w, "factory")])
+            spread = "" if not paired else f"; per repetition {median(paired):+.1f}, {min(paired):+.1f} to {max(paired):+.1f}"
             cells = [
                 w,
-                verdict(cpu_delta <= 3, f"{cpu_delta:+.1f} µs"),
+                verdict(cpu_delta <= 3, f"{cpu_delta:+.1f} µs{spread}"),
                 "–" if most is None or not s["limit"] else verdict(most <= s["limit"], f"{most} for Limit {s['limit']}"),
                 "–" if max_connections(s) is None else str(max_connections(s)),
                 f"{'–' if plain['most_open'] is None else plain['most_open']}, {'–' if max_connections(plain) is None else max_connections(plain)}",
@@ -145,6 +149,12 @@ def main(path, workload_order, client_order):
             out.append("| " + " | ".join(cells) + " |")
 
     print("\n".join(out))
+
+
+def paired_cpu_differences(runs, baseline_runs):
+    """CPU µs per request of each repetition's run minus the baseline client's run of the same repetition."""
+    base = {r["rep"]: r["cpu_seconds"] * 1e6 / r["requests"] for r in baseline_runs if "rep" in r}
+    return [r["cpu_seconds"] * 1e6 / r["requests"] - base[r["rep"]] for r in runs if r.get("rep") in base]
 
 
 def max_connections(s):
