@@ -5,9 +5,9 @@ namespace AsyncHttp.Benchmarks.Load;
 /// <summary>
 /// <c>interleaved --url URL [--clients factory,factory-session] [--rounds 15] [--requests 20000] [--concurrency 64]
 /// [--limit 100] [--transport sockets|canned]</c>: CPU time per request of several clients in one process, in
-/// alternating rounds, against a server in another process (the nginx of run-load.sh). On a shared machine the load comparison's separate processes run at
-/// different moments and scatter by several µs; rounds that alternate within one process see the same machine, so the
-/// difference of their medians is the clients'. Prints each client's median and lowest round, and each one's median
+/// alternating rounds, against a server in another process (the nginx of run-load.sh). On a shared machine the load
+/// comparison's separate processes run at different moments and scatter by several µs; rounds that alternate within
+/// one process see the same machine, so the difference of their medians is the clients'. Prints each client's median and lowest round, and each one's median
 /// difference from the first client's, and the median of its differences from the first client's round by round (each
 /// round runs every client one after the other, so a moment the machine was busy counts against both).
 /// <para>
